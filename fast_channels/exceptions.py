@@ -1,0 +1,177 @@
+"""Every exception fast-channels raises on purpose.
+
+All of them derive from :class:`FastChannelsError`, so ``except FastChannelsError`` catches
+anything the library raises by design. Each class also derives from the builtin that fits
+its meaning (``ValueError`` for a bad value, ``TypeError`` for a wrong type, ``LookupError``
+for a missing registration, ``ConnectionError`` for an unreachable backend), so code that
+already catches builtins keeps working.
+
+::
+
+    FastChannelsError
+    ├── ConfigurationError (ValueError)          bad layer/consumer configuration
+    ├── LayerNotRegisteredError (LookupError)    get_channel_layer("alias") with no such alias
+    ├── LayerAlreadyRegisteredError (ValueError) register_channel_layer twice with one alias
+    ├── InvalidNameError (ValueError)
+    │   ├── InvalidChannelNameError              channel name breaks the naming rules
+    │   └── InvalidGroupNameError                group name breaks the naming rules
+    ├── InvalidMessageError (ValueError)         message has no str "type" / non-str keys
+    │   ├── MessageTypeError (TypeError)         message is not a dict
+    │   ├── UnserializableMessageError           a value msgpack cannot encode
+    │   └── MessageTooLargeError                 encoded message over max_message_size
+    ├── ChannelFull                              the receiving channel is at capacity
+    ├── LayerClosedError (RuntimeError)          the layer was closed with aclose()
+    ├── LayerConnectionError (ConnectionError)   the backend (Redis) cannot be reached in time
+    ├── DecryptionError (ValueError)             no configured key decrypts a message
+    ├── StopConsumer                             raised by a handler to end the consumer
+    ├── DenyConnection                           raised in connect() to reject the handshake
+    ├── ConsumerError (RuntimeError)             a consumer used in a way it does not allow
+    │   ├── UnknownMessageTypeError              no handler method for a message "type"
+    │   └── WebSocketStateError                  send before accept / after close, etc.
+    └── CommunicatorTimeoutError (TimeoutError)  a testing communicator waited too long
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChannelFull",
+    "CommunicatorTimeoutError",
+    "ConfigurationError",
+    "ConsumerError",
+    "DecryptionError",
+    "DenyConnection",
+    "FastChannelsError",
+    "InvalidChannelNameError",
+    "InvalidGroupNameError",
+    "InvalidMessageError",
+    "InvalidNameError",
+    "LayerAlreadyRegisteredError",
+    "LayerClosedError",
+    "LayerConnectionError",
+    "LayerNotRegisteredError",
+    "MessageTooLargeError",
+    "MessageTypeError",
+    "StopConsumer",
+    "UnknownMessageTypeError",
+    "UnserializableMessageError",
+    "WebSocketStateError",
+]
+
+
+class FastChannelsError(Exception):
+    """Root of every exception fast-channels raises on purpose."""
+
+
+class ConfigurationError(FastChannelsError, ValueError):
+    """A layer or consumer was configured with a value it cannot use.
+
+    Raised at construction time (never later), with a message naming the option and
+    what it accepts. An unknown option name is a plain ``TypeError`` from Python itself,
+    since every configuration is keyword-only.
+    """
+
+
+class LayerNotRegisteredError(FastChannelsError, LookupError):
+    """No channel layer is registered under the requested alias.
+
+    The message lists the aliases that are registered.
+    """
+
+
+class LayerAlreadyRegisteredError(FastChannelsError, ValueError):
+    """``register_channel_layer`` was called with an alias that is already taken.
+
+    Call ``unregister_channel_layer(alias)`` first, or guard with ``has_layers()``.
+    """
+
+
+class InvalidNameError(FastChannelsError, ValueError):
+    """A channel or group name breaks the naming rules."""
+
+
+class InvalidChannelNameError(InvalidNameError):
+    """A channel name is not a str matching ``^[a-zA-Z\\d\\-_.]+(![\\d\\w\\-_.]*)?$``.
+
+    Names must also be shorter than 100 characters.
+    """
+
+
+class InvalidGroupNameError(InvalidNameError):
+    """A group name is not a str matching ``^[a-zA-Z\\d\\-_.]+$`` shorter than 100 characters."""
+
+
+class InvalidMessageError(FastChannelsError, ValueError):
+    """A message is not something a channel layer can carry.
+
+    Messages are dicts with str keys and a str ``"type"`` key naming the handler
+    (``"chat.message"`` is handled by ``chat_message``).
+    """
+
+
+class MessageTypeError(InvalidMessageError, TypeError):
+    """The message is not a ``dict``."""
+
+
+class UnserializableMessageError(InvalidMessageError):
+    """The message holds a value the serializer cannot encode.
+
+    Messages may hold only ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes`` and
+    lists/tuples/dicts of those: what the message would need to cross Redis.
+    """
+
+
+class MessageTooLargeError(InvalidMessageError):
+    """The encoded message is larger than the layer's ``max_message_size``."""
+
+
+class ChannelFull(FastChannelsError):
+    """The channel holds ``capacity`` messages already; this message was not accepted.
+
+    Raised by ``send``. ``group_send`` never raises it: it skips full members, counts
+    them in ``statistics()`` and logs a warning.
+    """
+
+
+class LayerClosedError(FastChannelsError, RuntimeError):
+    """The layer was closed (``aclose()``) and cannot send or receive any more."""
+
+
+class LayerConnectionError(FastChannelsError, ConnectionError):
+    """The backend could not be reached within the layer's timeout.
+
+    The message was not sent (for ``send``/``group_send``); retrying later is safe.
+    """
+
+
+class DecryptionError(FastChannelsError, ValueError):
+    """None of the configured ``symmetric_encryption_keys`` decrypts a message."""
+
+
+class StopConsumer(FastChannelsError):
+    """Raise from a consumer handler to end the consumer cleanly (not an error)."""
+
+
+class DenyConnection(FastChannelsError):
+    """Raise from ``websocket_connect``/``connect`` to reject the WebSocket handshake."""
+
+
+class ConsumerError(FastChannelsError, RuntimeError):
+    """A consumer was used in a way it does not allow."""
+
+
+class UnknownMessageTypeError(ConsumerError):
+    """A message's ``"type"`` has no handler method on the consumer.
+
+    ``"chat.message"`` needs a method ``chat_message(self, message)``.
+    """
+
+
+class WebSocketStateError(ConsumerError):
+    """A WebSocket action is not allowed in the connection's current state.
+
+    For example sending before ``accept()`` or after ``close()``.
+    """
+
+
+class CommunicatorTimeoutError(FastChannelsError, TimeoutError):
+    """A testing communicator waited longer than its timeout for the application."""

@@ -1,0 +1,330 @@
+"""The process-local core every layer shares: mailboxes, local groups, counters.
+
+A *mailbox* is the bounded FIFO of one channel in this process, plus the receivers waiting
+on it. The in-memory layer is this core and nothing else; the Redis layers feed it from
+their reader tasks and use its groups for local fan-out.
+
+Cancel safety: a waiting ``get()`` holds nothing. A put appends to the mailbox and wakes
+one waiter, which then takes the head itself; a waiter cancelled after being woken passes
+the wake-up on. So cancelling ``get()`` never loses a message.
+
+Thread safety: a put may come from another thread's event loop (the sync API runs one);
+waiters are then woken through their own loop's ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+from fast_channels.exceptions import LayerClosedError
+from fast_channels.types import Message
+
+__all__ = ["LayerStatistics", "LocalCore", "OverflowPolicy", "Payload"]
+
+Payload = bytes | Message
+"""What a mailbox holds: encoded bytes, or a message decoded once for many receivers."""
+
+
+class OverflowPolicy(enum.Enum):
+    """What a full mailbox does with one more message. Every choice is counted."""
+
+    REJECT = "reject"
+    """Refuse the new message; the sender learns it (``ChannelFull`` / group skip count)."""
+    DROP_OLDEST = "drop_oldest"
+    """Make room by dropping the oldest waiting message (freshest data wins)."""
+    DROP_NEWEST = "drop_newest"
+    """Drop the new message (what is queued is kept)."""
+
+
+@dataclass(slots=True)
+class _Counters:
+    sent: int = 0
+    received: int = 0
+    group_sends: int = 0
+    rejected_full: int = 0
+    group_skipped_full: int = 0
+    dropped_overflow: int = 0
+    expired: int = 0
+    undecodable: int = 0
+
+
+def _no_extra() -> dict[str, int]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class LayerStatistics:
+    """A snapshot of one layer's counters in this process (``layer.statistics()``).
+
+    Counters only grow; ``channels``, ``groups``, ``buffered`` and ``waiting_receivers``
+    are the current sizes.
+    """
+
+    channels: int = 0
+    """Channels with a mailbox here (messages or receivers waiting)."""
+    groups: int = 0
+    """Groups with at least one local member."""
+    buffered: int = 0
+    """Messages waiting in local mailboxes."""
+    waiting_receivers: int = 0
+    """``receive()`` calls waiting for a message."""
+    sent: int = 0
+    """Messages accepted by ``send`` (one per call)."""
+    received: int = 0
+    """Messages handed to ``receive()`` callers."""
+    group_sends: int = 0
+    """``group_send`` calls."""
+    rejected_full: int = 0
+    """``send`` calls refused with ``ChannelFull``."""
+    group_skipped_full: int = 0
+    """Group members skipped by ``group_send`` because their channel was full."""
+    dropped_overflow: int = 0
+    """Messages dropped by a DROP_OLDEST / DROP_NEWEST overflow policy."""
+    expired: int = 0
+    """Messages dropped because they waited longer than ``expiry``."""
+    undecodable: int = 0
+    """Messages dropped because they could not be decrypted or decoded."""
+    extra: dict[str, int] = field(default_factory=dict)
+    """Backend-specific counters (e.g. reconnects)."""
+
+
+class _Mailbox:
+    __slots__ = ("items", "waiters")
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[float, Payload]] = deque()
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class LocalCore:
+    """Mailboxes and groups of one layer in one process."""
+
+    def __init__(
+        self,
+        *,
+        expiry: float,
+        group_expiry: float,
+        capacity_for: Callable[[str], int],
+        overflow: OverflowPolicy = OverflowPolicy.REJECT,
+    ) -> None:
+        self.expiry = expiry
+        self.group_expiry = group_expiry
+        self.capacity_for = capacity_for
+        self.overflow = overflow
+        self.counters = _Counters()
+        self._boxes: dict[str, _Mailbox] = {}
+        self._groups: dict[str, dict[str, float]] = {}
+        self._closed = False
+        self._next_sweep = time.monotonic() + expiry
+
+    # -- mailboxes -------------------------------------------------------------------
+
+    def put_nowait(self, channel: str, payload: Payload) -> bool:
+        """Queue ``payload`` for ``channel``; False if refused by a full mailbox (REJECT)."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self.sweep(now)
+        box = self._boxes.get(channel)
+        if box is None:
+            box = self._boxes[channel] = _Mailbox()
+        items = box.items
+        if items and len(items) >= self.capacity_for(channel):
+            self._drop_expired(box, now)
+            if len(items) >= self.capacity_for(channel):
+                if self.overflow is OverflowPolicy.REJECT:
+                    return False
+                self.counters.dropped_overflow += 1
+                if self.overflow is OverflowPolicy.DROP_NEWEST:
+                    return True
+                items.popleft()
+        items.append((now + self.expiry, payload))
+        self._wake_one(box)
+        return True
+
+    def has_room(self, channel: str) -> bool:
+        """Whether one more message fits in ``channel``'s mailbox right now."""
+        box = self._boxes.get(channel)
+        return box is None or len(box.items) < self.capacity_for(channel)
+
+    def get_nowait(self, channel: str) -> Payload | None:
+        """The oldest unexpired payload of ``channel``, or None when there is none."""
+        box = self._boxes.get(channel)
+        if box is None:
+            return None
+        payload = self._pop(box, time.monotonic())
+        if payload is None:
+            self._forget_if_idle(channel, box)
+        return payload
+
+    async def get(self, channel: str) -> Payload:
+        """Wait for the oldest unexpired payload of ``channel``; cancel-safe."""
+        while True:
+            if self._closed:
+                raise LayerClosedError("the channel layer is closed; create a new one")
+            box = self._boxes.get(channel)
+            if box is None:
+                box = self._boxes[channel] = _Mailbox()
+            payload = self._pop(box, time.monotonic())
+            if payload is not None:
+                if box.items:
+                    self._wake_one(box)
+                return payload
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            box.waiters.append(fut)
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut in box.waiters:
+                    box.waiters.remove(fut)
+                elif box.items:
+                    self._wake_one(box)
+                self._forget_if_idle(channel, box)
+                raise
+
+    def _pop(self, box: _Mailbox, now: float) -> Payload | None:
+        items = box.items
+        while items:
+            deadline, payload = items.popleft()
+            if deadline > now:
+                self.counters.received += 1
+                return payload
+            self.counters.expired += 1
+        return None
+
+    def _drop_expired(self, box: _Mailbox, now: float) -> None:
+        items = box.items
+        while items and items[0][0] <= now:
+            items.popleft()
+            self.counters.expired += 1
+
+    def _wake_one(self, box: _Mailbox) -> None:
+        waiters = box.waiters
+        while waiters:
+            fut = waiters.popleft()
+            if fut.done():
+                continue
+            loop = fut.get_loop()
+            if loop.is_closed():
+                continue
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                fut.set_result(None)
+            else:
+                loop.call_soon_threadsafe(_resolve, fut)
+            return
+
+    def _forget_if_idle(self, channel: str, box: _Mailbox) -> None:
+        if not box.items and not box.waiters and self._boxes.get(channel) is box:
+            del self._boxes[channel]
+
+    def sweep(self, now: float | None = None) -> None:
+        """Drop expired messages and memberships everywhere, and forget idle mailboxes."""
+        now = time.monotonic() if now is None else now
+        self._next_sweep = now + max(self.expiry, 1.0)
+        for channel, box in list(self._boxes.items()):
+            self._drop_expired(box, now)
+            self._forget_if_idle(channel, box)
+        for group in list(self._groups):
+            self.group_channels(group, now)
+
+    def discard_channel(self, channel: str) -> None:
+        """Forget ``channel``'s queued messages (its receiver is gone for good)."""
+        box = self._boxes.get(channel)
+        if box is not None and not box.waiters:
+            del self._boxes[channel]
+
+    # -- groups ----------------------------------------------------------------------
+
+    def group_add(self, group: str, channel: str) -> bool:
+        """Add (or refresh) a membership; True if the group had no member before."""
+        members = self._groups.get(group)
+        created = members is None
+        if members is None:
+            members = self._groups[group] = {}
+        members[channel] = time.monotonic() + self.group_expiry
+        return created
+
+    def group_discard(self, group: str, channel: str) -> bool:
+        """Remove a membership; True if the group has no member left."""
+        members = self._groups.get(group)
+        if members is None:
+            return False
+        members.pop(channel, None)
+        if members:
+            return False
+        del self._groups[group]
+        return True
+
+    def group_channels(self, group: str, now: float | None = None) -> list[str]:
+        """The unexpired members of ``group`` in this process."""
+        members = self._groups.get(group)
+        if not members:
+            return []
+        now = time.monotonic() if now is None else now
+        expired = [ch for ch, deadline in members.items() if deadline <= now]
+        for ch in expired:
+            del members[ch]
+        if not members:
+            del self._groups[group]
+            return []
+        return list(members)
+
+    def group_names(self) -> list[str]:
+        """Every group with a local member."""
+        return list(self._groups)
+
+    def fan_out(self, group: str, payload: Payload) -> tuple[int, int]:
+        """Put ``payload`` into every member's mailbox; returns (delivered, skipped full)."""
+        delivered = skipped = 0
+        for channel in self.group_channels(group):
+            if self.put_nowait(channel, payload):
+                delivered += 1
+            else:
+                skipped += 1
+        self.counters.group_skipped_full += skipped
+        return delivered, skipped
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Delete every queued message and membership; waiting receivers keep waiting."""
+        for box in self._boxes.values():
+            box.items.clear()
+        self._boxes = {ch: box for ch, box in self._boxes.items() if box.waiters}
+        self._groups.clear()
+
+    def close(self) -> None:
+        """Refuse further gets, and wake every waiting receiver with ``LayerClosedError``."""
+        self._closed = True
+        for box in self._boxes.values():
+            while box.waiters:
+                fut = box.waiters.popleft()
+                if not fut.done() and not fut.get_loop().is_closed():
+                    fut.get_loop().call_soon_threadsafe(_resolve, fut)
+        self._boxes.clear()
+        self._groups.clear()
+
+    def statistics(self, extra: dict[str, int] | None = None) -> LayerStatistics:
+        """A snapshot of the counters and current sizes."""
+        counters = {f.name: getattr(self.counters, f.name) for f in fields(self.counters)}
+        return LayerStatistics(
+            channels=len(self._boxes),
+            groups=len(self._groups),
+            buffered=sum(len(b.items) for b in self._boxes.values()),
+            waiting_receivers=sum(len(b.waiters) for b in self._boxes.values()),
+            extra=dict(extra or {}),
+            **counters,
+        )

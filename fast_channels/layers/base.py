@@ -1,0 +1,380 @@
+"""The channel layer contract, and the base class that enforces it once for every backend.
+
+Delivery semantics, the same for every layer:
+
+* **At most once.** A message is delivered to one receiver at most. It is either
+  delivered, or the sender gets an error (``ChannelFull``, ``LayerConnectionError``):
+  nothing is lost without a trace. Messages that expire, or that a receiver cannot
+  decrypt, are dropped and counted in ``statistics()`` (and logged).
+* **FIFO per channel.** Messages sent to one channel from one sender are received in the
+  order they were sent.
+* **Capacity per channel,** as the sender sees it: ``send`` to a channel that holds
+  ``capacity`` messages raises ``ChannelFull``. ``group_send`` skips full members,
+  counts them and logs a warning; the other members still get the message.
+* **Expiry.** A message not received within ``expiry`` seconds is dropped. A group
+  membership not refreshed (``group_add`` again) within ``group_expiry`` seconds ends.
+* **Cancellation.** Cancelling a ``receive()`` loses no message.
+
+Every public method validates its arguments before anything reaches a backend and raises
+the typed errors of :mod:`fast_channels.exceptions`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Protocol, Self, cast, runtime_checkable
+
+from fast_channels.exceptions import (
+    ChannelFull,
+    ConfigurationError,
+    DecryptionError,
+    InvalidChannelNameError,
+    InvalidGroupNameError,
+    InvalidMessageError,
+    LayerClosedError,
+    MessageTooLargeError,
+    MessageTypeError,
+)
+from fast_channels.layers._local import LayerStatistics, LocalCore, OverflowPolicy, Payload
+from fast_channels.serialization import Serializer, make_serializer
+from fast_channels.types import Message
+
+__all__ = ["BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
+
+logger = logging.getLogger("fast_channels.layers")
+
+MAX_NAME_LENGTH = 100
+DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+_CHANNEL_NAME = re.compile(r"^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$")
+_GROUP_NAME = re.compile(r"^[a-zA-Z\d\-_.]+$")
+_PREFIX = re.compile(r"^[a-zA-Z\d\-_.]*$")
+
+
+@runtime_checkable
+class ChannelLayer(Protocol):
+    """What consumers and applications can do with any channel layer."""
+
+    extensions: Sequence[str]
+
+    async def send(self, channel: str, message: Message) -> None:
+        """Queue ``message`` for the one receiver of ``channel``; ``ChannelFull`` when full."""
+        ...
+
+    async def receive(self, channel: str) -> Message:
+        """Wait for the next message on ``channel``; cancel-safe."""
+        ...
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """A fresh, unique channel name that this process receives on."""
+        ...
+
+    async def group_add(self, group: str, channel: str) -> None:
+        """Make ``channel`` a member of ``group`` (refreshes its group expiry)."""
+        ...
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        """Remove ``channel`` from ``group``; no error if it was not a member."""
+        ...
+
+    async def group_send(self, group: str, message: Message) -> None:
+        """Send ``message`` to every member of ``group``; full members are skipped."""
+        ...
+
+    async def flush(self) -> None:
+        """Delete every queued message and group membership of this layer."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the layer's connections and tasks; it cannot be used afterwards."""
+        ...
+
+    def statistics(self) -> LayerStatistics:
+        """Counters and sizes of this layer in this process."""
+        ...
+
+
+def _positive(name: str, value: object, *, integer: bool = False) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        kind = "a positive int" if integer else "a positive number of seconds"
+        raise ConfigurationError(f"{name} must be {kind}, got {value!r}")
+
+
+class BaseChannelLayer(ABC):
+    """Validation, encoding, capacity and expiry rules shared by every backend.
+
+    A backend implements the ``_``-prefixed transport methods only; they receive names
+    that are already valid and payloads that are already encoded.
+    """
+
+    extensions: Sequence[str] = ("groups", "flush")
+    overflow: OverflowPolicy = OverflowPolicy.REJECT
+    """What a full local mailbox does with one more message (see :class:`OverflowPolicy`)."""
+
+    def __init__(
+        self,
+        *,
+        expiry: float = 60,
+        group_expiry: float = 86400,
+        capacity: int = 100,
+        channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
+        symmetric_encryption_keys: Sequence[str | bytes] | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ) -> None:
+        _positive("expiry", expiry)
+        _positive("group_expiry", group_expiry)
+        _positive("capacity", capacity, integer=True)
+        _positive("max_message_size", max_message_size, integer=True)
+        self.expiry = float(expiry)
+        self.group_expiry = float(group_expiry)
+        self.capacity = capacity
+        self.max_message_size = max_message_size
+        self._capacity_patterns = self._compile_capacities(channel_capacity or {})
+        self._capacity_cache: dict[str, int] = {}
+        self.serializer: Serializer = make_serializer(symmetric_encryption_keys)
+        self._closed = False
+        self.local = LocalCore(
+            expiry=self.expiry,
+            group_expiry=self.group_expiry,
+            capacity_for=self.capacity_for,
+            overflow=self.overflow,
+        )
+
+    @staticmethod
+    def _compile_capacities(
+        channel_capacity: Mapping[str | re.Pattern[str], int],
+    ) -> list[tuple[re.Pattern[str], int]]:
+        if not isinstance(channel_capacity, Mapping):
+            raise ConfigurationError(
+                "channel_capacity must be a mapping of glob pattern (str) or compiled regex "
+                f"to capacity, got {type(channel_capacity).__name__}"
+            )
+        compiled: list[tuple[re.Pattern[str], int]] = []
+        for pattern, cap in channel_capacity.items():
+            _positive(f"channel_capacity[{pattern!r}]", cap, integer=True)
+            if isinstance(pattern, str):
+                compiled.append((re.compile(fnmatch.translate(pattern)), cap))
+            elif isinstance(pattern, re.Pattern):
+                compiled.append((pattern, cap))
+            else:
+                raise ConfigurationError(
+                    f"channel_capacity keys must be glob strings or re.Pattern, got {pattern!r}"
+                )
+        return compiled
+
+    # -- rules -----------------------------------------------------------------------
+
+    def capacity_for(self, channel: str) -> int:
+        """The capacity of ``channel``: the first matching ``channel_capacity`` pattern,
+        else ``capacity``."""
+        cap = self._capacity_cache.get(channel)
+        if cap is None:
+            cap = self.capacity
+            for pattern, pattern_cap in self._capacity_patterns:
+                if pattern.match(channel):
+                    cap = pattern_cap
+                    break
+            if len(self._capacity_cache) > 10_000:
+                self._capacity_cache.clear()
+            self._capacity_cache[channel] = cap
+        return cap
+
+    @staticmethod
+    def require_valid_channel_name(name: object) -> str:
+        """Return ``name`` if it is a valid channel name, else raise
+        ``InvalidChannelNameError``."""
+        if isinstance(name, str) and len(name) < MAX_NAME_LENGTH and _CHANNEL_NAME.match(name):
+            return name
+        raise InvalidChannelNameError(
+            f"invalid channel name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
+            "characters of ASCII letters, digits, '-', '_' and '.', optionally followed by "
+            "'!' and a process-local part"
+        )
+
+    @staticmethod
+    def require_valid_group_name(name: object) -> str:
+        """Return ``name`` if it is a valid group name, else raise ``InvalidGroupNameError``."""
+        if isinstance(name, str) and len(name) < MAX_NAME_LENGTH and _GROUP_NAME.match(name):
+            return name
+        raise InvalidGroupNameError(
+            f"invalid group name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
+            "characters of ASCII letters, digits, '-', '_' and '.'"
+        )
+
+    def encode(self, message: object) -> bytes:
+        """Validate ``message`` and encode it once, checking ``max_message_size``."""
+        if not isinstance(message, dict):
+            raise MessageTypeError(
+                f"a message must be a dict with a 'type' key, got {type(message).__name__}"
+            )
+        msg = cast(Message, message)
+        kind = msg.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise InvalidMessageError(
+                "a message needs a non-empty str 'type' naming its handler, e.g. "
+                f"{{'type': 'chat.message', ...}}; got type={kind!r}"
+            )
+        for key in msg:
+            if not isinstance(key, str):
+                raise InvalidMessageError(
+                    f"message keys must be str; {key!r} in a {kind!r} message is not"
+                )
+        data = self.serializer.dumps(msg)
+        if len(data) > self.max_message_size:
+            raise MessageTooLargeError(
+                f"{kind!r} message is {len(data)} bytes encoded, over this layer's "
+                f"max_message_size of {self.max_message_size}; send a reference to the data "
+                "instead, or raise max_message_size"
+            )
+        return data
+
+    def decode(self, channel: str, payload: Payload) -> Message | None:
+        """The message in ``payload``, or None (logged, counted) if it cannot be decoded."""
+        if not isinstance(payload, bytes):
+            return dict(payload)
+        try:
+            return self.serializer.loads(payload)
+        except (DecryptionError, InvalidMessageError) as exc:
+            self.local.counters.undecodable += 1
+            logger.error("dropped a message on channel %r: %s", channel, exc)
+            return None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LayerClosedError(
+                f"this {type(self).__name__} was closed with aclose(); create a new layer"
+            )
+
+    def _full(self, channel: str) -> ChannelFull:
+        return ChannelFull(
+            f"channel {channel!r} is full ({self.capacity_for(channel)} messages waiting): "
+            "its receiver is not keeping up. Retry later, or raise capacity= / "
+            "channel_capacity= for it"
+        )
+
+    # -- public API --------------------------------------------------------------------
+
+    async def send(self, channel: str, message: Message) -> None:
+        """Queue ``message`` for the one receiver of ``channel`` (see module semantics)."""
+        self._check_open()
+        self.require_valid_channel_name(channel)
+        await self._send(channel, self.encode(message))
+
+    async def receive(self, channel: str) -> Message:
+        """Wait for the next message on ``channel``. Cancelling loses no message.
+
+        Messages that cannot be decrypted or decoded are dropped, logged with the
+        channel's name and counted; the wait goes on.
+        """
+        self._check_open()
+        self.require_valid_channel_name(channel)
+        while True:
+            message = self.decode(channel, await self._receive(channel))
+            if message is not None:
+                return message
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """A new unique channel name, ``prefix`` + a backend part + ``!`` + random."""
+        self._check_open()
+        if not isinstance(prefix, str) or not _PREFIX.match(prefix) or len(prefix) > 50:
+            raise InvalidChannelNameError(
+                f"invalid channel prefix {prefix!r}: use up to 50 ASCII letters, digits, "
+                "'-', '_' and '.'"
+            )
+        return await self._new_channel(prefix)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        """Make ``channel`` a member of ``group`` for ``group_expiry`` seconds."""
+        self._check_open()
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        await self._group_add(group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        """Remove ``channel`` from ``group``; a no-op if it is not a member."""
+        self._check_open()
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+        await self._group_discard(group, channel)
+
+    async def group_send(self, group: str, message: Message) -> None:
+        """Send ``message`` to every member of ``group``, encoded once.
+
+        Members whose channel is full are skipped, counted in ``statistics()`` and logged.
+        """
+        self._check_open()
+        self.require_valid_group_name(group)
+        await self._group_send(group, self.encode(message))
+
+    async def flush(self) -> None:
+        """Delete every message and membership of this layer (only this layer's data)."""
+        self._check_open()
+        await self._flush()
+
+    async def aclose(self) -> None:
+        """Release connections and tasks; waiting receivers get ``LayerClosedError``.
+
+        Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        await self._aclose()
+
+    async def close(self) -> None:
+        """Same as :meth:`aclose` (the name Django Channels uses)."""
+        await self.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @staticmethod
+    def _random_suffix() -> str:
+        return secrets.token_hex(12)
+
+    def statistics(self) -> LayerStatistics:
+        """Counters and sizes of this layer in this process."""
+        return self.local.statistics(self._extra_statistics())
+
+    def _extra_statistics(self) -> dict[str, int]:
+        """Backend-specific counters for :attr:`LayerStatistics.extra`."""
+        return {}
+
+    # -- transport (backends) --------------------------------------------------------
+
+    @abstractmethod
+    async def _send(self, channel: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    async def _receive(self, channel: str) -> Payload: ...
+
+    @abstractmethod
+    async def _new_channel(self, prefix: str) -> str: ...
+
+    @abstractmethod
+    async def _group_add(self, group: str, channel: str) -> None: ...
+
+    @abstractmethod
+    async def _group_discard(self, group: str, channel: str) -> None: ...
+
+    @abstractmethod
+    async def _group_send(self, group: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    async def _flush(self) -> None: ...
+
+    @abstractmethod
+    async def _aclose(self) -> None: ...

@@ -1,0 +1,35 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fast_channels.layers import (
+    get_channel_layer,
+    register_channel_layer,
+    registered_aliases,
+    unregister_channel_layer,
+)
+from tests.servers import RedisProcess, running_redis
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisProcess]:
+    """One throwaway redis-server for the session (never the shared 6379)."""
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def clean_registry() -> Iterator[None]:
+    """Every test starts and ends with an empty layer registry."""
+    saved = {alias: get_channel_layer(alias) for alias in registered_aliases()}
+    for alias in saved:
+        unregister_channel_layer(alias)
+    yield
+    for alias in registered_aliases():
+        unregister_channel_layer(alias)
+    for alias, layer in saved.items():
+        register_channel_layer(alias, layer)
