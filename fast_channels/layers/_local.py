@@ -89,7 +89,7 @@ class LayerStatistics:
     """Messages dropped because they waited longer than ``expiry``."""
     undecodable: int = 0
     """Messages dropped because they could not be decrypted or decoded."""
-    extra: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, int] = field(default_factory=_no_extra)
     """Backend-specific counters (e.g. reconnects)."""
 
 
