@@ -1,0 +1,3 @@
+"""The Redis channel layers (``pip install fast-channels[redis]``)."""
+
+__all__: list[str] = []

@@ -1,0 +1,249 @@
+"""How the Redis layers reach Redis: hosts or Sentinel, sharding, one client set per loop.
+
+Both Redis layers take the same connection options and hand them to :class:`RedisConnection`:
+
+* ``hosts``: a list of Redis servers, each a URL (``redis://``, ``rediss://``,
+  ``unix://``), a ``(host, port)`` tuple, or a dict of redis-py connection keywords
+  (an ``"address"`` key may hold a URL). Several hosts *shard* the layer: every channel
+  and group lives on one host, chosen by a stable hash of its name, the same in every
+  process.
+* ``sentinels=[(host, port), ...]`` with ``service_name``: reach the master that the
+  sentinels name (and follow it after a failover). ``sentinel_kwargs`` go to the
+  connections to the sentinels (e.g. their password), ``connection_kwargs`` to the
+  connections to the master.
+
+Connections come from bounded *blocking* pools: a burst of commands waits for a free
+connection (up to ``pool_timeout``) instead of failing. Commands that cannot reach Redis
+within ``socket_timeout`` fail with :class:`~fast_channels.exceptions.LayerConnectionError`.
+Clients are kept per event loop, so a layer can be used from several loops in turn
+(pytest-asyncio's per-test loops, the sync API's loop thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import BlockingConnectionPool, ConnectionPool, parse_url
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from fast_channels.exceptions import ConfigurationError, LayerConnectionError
+
+__all__ = ["REDIS_ERRORS", "RedisConnection", "connection_error", "load_script"]
+
+REDIS_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+"""What a command raises when Redis cannot be reached (turn it into LayerConnectionError)."""
+
+HostSpec = str | tuple[str, int] | Mapping[str, Any]
+DEFAULT_HOST = "redis://localhost:6379"
+_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def connection_error(exc: BaseException, doing: str) -> LayerConnectionError:
+    """A ``LayerConnectionError`` saying what could not be done, chained to ``exc``."""
+    error = LayerConnectionError(
+        f"could not {doing}: Redis is unreachable ({type(exc).__name__}: {exc}); "
+        "the message was not sent, retrying later is safe"
+    )
+    error.__cause__ = exc
+    return error
+
+
+def load_script(name: str) -> str:
+    """The source of ``_scripts/<name>.lua`` shipped with the package."""
+    return (resources.files("fast_channels.layers.redis") / "_scripts" / f"{name}.lua").read_text(
+        "utf-8"
+    )
+
+
+class _SentinelBlockingPool(SentinelConnectionPool, BlockingConnectionPool):
+    """A Sentinel-managed pool that waits for a free connection instead of failing."""
+
+
+# redis-py leaves the Sentinel constructors unannotated; these are their signatures.
+_sentinel_pool: Callable[..., ConnectionPool] = _SentinelBlockingPool
+_sentinel: Callable[..., Sentinel] = Sentinel
+
+
+def _host_kwargs(host: object) -> dict[str, Any]:
+    if isinstance(host, str):
+        if not host.startswith(_URL_SCHEMES):
+            raise ConfigurationError(
+                f"Redis host URL {host!r} must start with redis://, rediss:// or unix://"
+            )
+        return dict(parse_url(host))
+    if isinstance(host, tuple):
+        pair = cast(tuple[object, ...], host)
+        if len(pair) != 2 or not isinstance(pair[0], str) or not isinstance(pair[1], int):
+            raise ConfigurationError(f"a Redis host tuple must be (host, port), got {host!r}")
+        return {"host": pair[0], "port": pair[1]}
+    if isinstance(host, Mapping):
+        spec = dict(cast(Mapping[str, Any], host))
+        address = spec.pop("address", None)
+        if address is None:
+            return spec
+        if isinstance(address, tuple):
+            return {**_host_kwargs(cast(tuple[object, ...], address)), **spec}
+        return {**_host_kwargs(address), **spec}
+    raise ConfigurationError(
+        f"a Redis host must be a URL, a (host, port) tuple or a dict, got {host!r}"
+    )
+
+
+class RedisConnection:
+    """The Redis servers of one layer: sharding, pools and clients per event loop."""
+
+    def __init__(
+        self,
+        *,
+        hosts: Sequence[HostSpec] | None = None,
+        sentinels: Sequence[tuple[str, int]] | None = None,
+        service_name: str | None = None,
+        sentinel_kwargs: Mapping[str, Any] | None = None,
+        connection_kwargs: Mapping[str, Any] | None = None,
+        max_connections: int = 64,
+        pool_timeout: float = 10.0,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        if hosts is not None and sentinels is not None:
+            raise ConfigurationError(
+                "give either hosts= or sentinels= (with service_name=), not both"
+            )
+        if isinstance(hosts, str | bytes) or isinstance(sentinels, str | bytes):
+            raise ConfigurationError(
+                "hosts= and sentinels= take a list, e.g. hosts=['redis://localhost:6379']"
+            )
+        for name, value in (("max_connections", max_connections),):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
+        for name, seconds in (("pool_timeout", pool_timeout), ("socket_timeout", socket_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+                raise ConfigurationError(f"{name} must be a positive number, got {seconds!r}")
+        self.max_connections = max_connections
+        self.pool_timeout = float(pool_timeout)
+        self.socket_timeout = float(socket_timeout)
+        self._common: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
+            "health_check_interval": 30,
+        }
+        self._extra = dict(connection_kwargs or {})
+        self._sentinel_kwargs = dict(sentinel_kwargs or {})
+        self.service_name = service_name or ""
+        if sentinels is not None:
+            self._sentinels = self._check_sentinels(sentinels, service_name)
+            self._hosts: list[dict[str, Any]] = []
+            self.shard_count = len(self._sentinels)
+        else:
+            if service_name is not None or sentinel_kwargs is not None:
+                raise ConfigurationError(
+                    "service_name= and sentinel_kwargs= only apply with sentinels=[...]"
+                )
+            self._sentinels = []
+            specs = list(hosts) if hosts is not None else [DEFAULT_HOST]
+            if not specs:
+                raise ConfigurationError("hosts= must name at least one Redis server")
+            self._hosts = [_host_kwargs(h) for h in specs]
+            self.shard_count = len(self._hosts)
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Redis]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @staticmethod
+    def _check_sentinels(
+        sentinels: Sequence[tuple[str, int]], service_name: str | None
+    ) -> list[list[tuple[str, int]]]:
+        if not isinstance(service_name, str) or not service_name:
+            raise ConfigurationError(
+                "sentinels= needs service_name= naming the monitored master, e.g. 'mymaster'"
+            )
+        checked: list[tuple[str, int]] = []
+        for entry in sentinels:
+            pair = cast(tuple[object, ...], entry)
+            if (
+                not isinstance(entry, tuple)
+                or len(pair) != 2
+                or not isinstance(pair[0], str)
+                or not isinstance(pair[1], int)
+            ):
+                raise ConfigurationError(
+                    f"each sentinel must be a (host, port) tuple, got {entry!r}"
+                )
+            checked.append((pair[0], pair[1]))
+        if not checked:
+            raise ConfigurationError("sentinels= must name at least one sentinel")
+        # All sentinels watch one master: a single shard reached through all of them.
+        return [checked]
+
+    # -- shards ----------------------------------------------------------------------
+
+    def shard_for(self, name: str) -> int:
+        """The shard that holds ``name``; process-local channels follow their process."""
+        if self.shard_count == 1:
+            return 0
+        key = name.split("!", 1)[0]
+        return zlib.crc32(key.encode("utf-8")) % self.shard_count
+
+    def client(self, shard: int = 0) -> Redis:
+        """The client of ``shard`` for the running event loop (made on first use)."""
+        loop = asyncio.get_running_loop()
+        clients = self._clients.get(loop)
+        if clients is None:
+            clients = [Redis(connection_pool=self._pool(i)) for i in range(self.shard_count)]
+            self._clients[loop] = clients
+        return clients[shard]
+
+    def clients(self) -> list[Redis]:
+        """One client per shard for the running event loop."""
+        return [self.client(i) for i in range(self.shard_count)]
+
+    def _pool(self, shard: int) -> ConnectionPool:
+        if self._sentinels:
+            sentinel = _sentinel(
+                self._sentinels[shard],
+                sentinel_kwargs={**self._common, **self._sentinel_kwargs},
+            )
+            return _sentinel_pool(
+                self.service_name,
+                sentinel,
+                max_connections=self.max_connections,
+                timeout=self.pool_timeout,
+                **{**self._common, **self._extra},
+            )
+        return BlockingConnectionPool(
+            max_connections=self.max_connections,
+            timeout=self.pool_timeout,
+            **{**self._common, **self._hosts[shard], **self._extra},
+        )
+
+    def describe(self) -> str:
+        """Where this layer's Redis is, for error messages (no passwords)."""
+        if self._sentinels:
+            return f"Sentinel service {self.service_name!r} via {self._sentinels[0]}"
+        return ", ".join(
+            str(h.get("path") or f"{h.get('host', 'localhost')}:{h.get('port', 6379)}")
+            for h in self._hosts
+        )
+
+    async def aclose(self) -> None:
+        """Close the pools of the running loop and forget those of other loops."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        mine = self._clients.pop(loop, None) if loop is not None else None
+        self._clients.clear()
+        for client in mine or []:
+            await client.aclose(close_connection_pool=True)
