@@ -12,7 +12,7 @@ from fast_channels.layers import (
     registered_aliases,
     unregister_channel_layer,
 )
-from tests.servers import RedisProcess, running_redis
+from tests.servers import RedisProcess, running_redis, running_sentinel
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +20,20 @@ def redis_server() -> Iterator[RedisProcess]:
     """One throwaway redis-server for the session (never the shared 6379)."""
     with running_redis() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server_2() -> Iterator[RedisProcess]:
+    """A second throwaway redis-server, for sharding over two hosts."""
+    with running_redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[RedisProcess]:
+    """A sentinel process watching its own throwaway master as service "mymaster"."""
+    with running_redis() as master, running_sentinel(master) as sentinel:
+        yield sentinel
 
 
 @pytest.fixture(autouse=True)

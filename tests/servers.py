@@ -131,3 +131,14 @@ def running_redis(*extra: str) -> Generator[RedisProcess]:
     finally:
         server.stop()
         shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_sentinel(master: RedisProcess, *, name: str = "mymaster") -> Generator[RedisProcess]:
+    """A sentinel watching ``master`` under ``name`` for the duration of the block."""
+    sentinel = start_sentinel(master, name=name)
+    try:
+        yield sentinel
+    finally:
+        sentinel.stop()
+        shutil.rmtree(sentinel.workdir, ignore_errors=True)
