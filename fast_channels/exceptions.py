@@ -23,11 +23,13 @@ already catches builtins keeps working.
     ├── LayerClosedError (RuntimeError)          the layer was closed with aclose()
     ├── LayerConnectionError (ConnectionError)   the backend (Redis) cannot be reached in time
     ├── DecryptionError (ValueError)             no configured key decrypts a message
+    ├── SyncCalledFromAsyncError (RuntimeError)  a *_sync method called inside an event loop
     ├── StopConsumer                             raised by a handler to end the consumer
     ├── DenyConnection                           raised in connect() to reject the handshake
     ├── ConsumerError (RuntimeError)             a consumer used in a way it does not allow
     │   ├── UnknownMessageTypeError              no handler method for a message "type"
     │   └── WebSocketStateError                  send before accept / after close, etc.
+    ├── CommunicatorError (AssertionError)       the app under test did something unexpected
     └── CommunicatorTimeoutError (TimeoutError)  a testing communicator waited too long
 """
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 __all__ = [
     "ChannelFull",
+    "CommunicatorError",
     "CommunicatorTimeoutError",
     "ConfigurationError",
     "ConsumerError",
@@ -52,6 +55,7 @@ __all__ = [
     "MessageTooLargeError",
     "MessageTypeError",
     "StopConsumer",
+    "SyncCalledFromAsyncError",
     "UnknownMessageTypeError",
     "UnserializableMessageError",
     "WebSocketStateError",
@@ -147,6 +151,15 @@ class DecryptionError(FastChannelsError, ValueError):
     """None of the configured ``symmetric_encryption_keys`` decrypts a message."""
 
 
+class SyncCalledFromAsyncError(FastChannelsError, RuntimeError):
+    """A blocking ``*_sync`` call (or ``fast_channels.sync.run``) was made from async code.
+
+    An event loop runs in the calling thread, and blocking it would stall every other task
+    (or deadlock). Nothing was sent: ``await`` the async method there instead, e.g.
+    ``await layer.send(...)`` rather than ``layer.send_sync(...)``.
+    """
+
+
 class StopConsumer(FastChannelsError):
     """Raise from a consumer handler to end the consumer cleanly (not an error)."""
 
@@ -170,6 +183,16 @@ class WebSocketStateError(ConsumerError):
     """A WebSocket action is not allowed in the connection's current state.
 
     For example sending before ``accept()`` or after ``close()``.
+    """
+
+
+class CommunicatorError(FastChannelsError, AssertionError):
+    """The application under test did something a testing communicator did not expect.
+
+    For example it finished without sending the awaited message, or answered the
+    handshake with something other than ``websocket.accept`` / ``websocket.close``. The
+    message says what was expected and what arrived. An ``AssertionError``, so pytest
+    reports it as a failed test.
     """
 
 

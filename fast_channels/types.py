@@ -9,7 +9,7 @@ The event TypedDicts document the WebSocket events of the ASGI spec, tagged by t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
     "ASGIApp",
@@ -20,6 +20,7 @@ __all__ = [
     "WebSocketAcceptEvent",
     "WebSocketCloseEvent",
     "WebSocketConnectEvent",
+    "WebSocketConnection",
     "WebSocketDisconnectEvent",
     "WebSocketReceiveEvent",
     "WebSocketSendEvent",
@@ -35,6 +36,28 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 Message = dict[str, Any]
 """A channel-layer message: a dict with str keys and a str ``"type"``."""
+
+
+@runtime_checkable
+class WebSocketConnection(Protocol):
+    """A framework's WebSocket object that still exposes the raw ASGI connection.
+
+    Starlette's and FastAPI's ``WebSocket`` fit, so ``await Consumer.as_asgi()(websocket)``
+    runs a consumer on a socket that a framework endpoint received (not yet accepted).
+    """
+
+    @property
+    def scope(self) -> Scope:
+        """The connection's ASGI scope."""
+        ...
+
+    async def receive(self) -> ASGIEvent:
+        """The next raw ASGI event from the client."""
+        ...
+
+    async def send(self, message: ASGIEvent) -> None:
+        """Send one raw ASGI event to the client."""
+        ...
 
 
 class WebSocketConnectEvent(TypedDict):

@@ -1,0 +1,21 @@
+"""Consumers: one instance per connection, handlers picked by message type.
+
+``AsyncWebsocketConsumer`` for text/binary WebSockets, ``AsyncJsonWebsocketConsumer`` for
+JSON ones, ``AsyncConsumer`` as the protocol-neutral base. Mount any of them with
+``Consumer.as_asgi()``.
+"""
+
+from fast_channels.consumer.base import AsyncConsumer, ConsumerApp
+from fast_channels.consumer.websocket import (
+    AsyncJsonWebsocketConsumer,
+    AsyncWebsocketConsumer,
+    WebSocketState,
+)
+
+__all__ = [
+    "AsyncConsumer",
+    "AsyncJsonWebsocketConsumer",
+    "AsyncWebsocketConsumer",
+    "ConsumerApp",
+    "WebSocketState",
+]

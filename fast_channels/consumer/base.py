@@ -1,0 +1,368 @@
+"""The consumer core: one instance per connection, events dispatched to methods by type.
+
+A consumer listens to two sources at once, the client (the ASGI ``receive``) and its
+channel layer (``layer.receive(self.channel_name)``), with one long-lived reader task per
+source. Both feed one bounded inbox that the consumer's own task drains, so:
+
+* events are handled one at a time, in arrival order, never concurrently;
+* there is no task per message;
+* a slow consumer pushes back: its inbox fills, its layer channel fills, and senders get
+  ``ChannelFull`` (``group_send`` skips it and counts it) instead of memory growing.
+
+An event's ``"type"`` names its handler: ``"chat.message"`` calls
+``await self.chat_message(message)``. When the connection ends, the readers are
+cancelled (the layer's ``receive`` is cancel-safe) and every group joined is left, also
+when ``connect`` or a handler raised. Layer messages that were still queued for the
+connection are dropped with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import ClassVar, Generic, Self, TypeVar, cast, overload
+
+from fast_channels.exceptions import (
+    ConfigurationError,
+    ConsumerError,
+    LayerNotRegisteredError,
+    StopConsumer,
+    UnknownMessageTypeError,
+)
+from fast_channels.layers.base import BaseChannelLayer, ChannelLayer
+from fast_channels.layers.registry import get_channel_layer
+from fast_channels.types import Message, Receive, Scope, Send, WebSocketConnection
+
+__all__ = ["AsyncConsumer", "ConsumerApp"]
+
+logger = logging.getLogger("fast_channels.consumer")
+
+C = TypeVar("C", bound="AsyncConsumer")
+
+
+@dataclass(slots=True, frozen=True)
+class _Envelope:
+    message: Message
+    from_layer: bool = False
+    error: BaseException | None = None
+
+
+class ConsumerApp(Generic[C]):
+    """The ASGI application of a consumer class, made by ``as_asgi()``.
+
+    Each call serves one connection with a new consumer instance. Call it like any ASGI
+    app, ``await app(scope, receive, send)``, or with a framework WebSocket that is not
+    accepted yet, ``await app(websocket)`` (Starlette's and FastAPI's fit), e.g. inside a
+    FastAPI endpoint that resolved dependencies first.
+    """
+
+    def __init__(self, consumer_class: type[C], initkwargs: Mapping[str, object]) -> None:
+        self.consumer_class: type[C] = consumer_class
+        self.initkwargs: Mapping[str, object] = MappingProxyType(dict(initkwargs))
+        self.__name__ = consumer_class.__name__
+        self.__qualname__ = consumer_class.__qualname__
+        self.__doc__ = consumer_class.__doc__
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.initkwargs.items())
+        return f"{self.__qualname__}.as_asgi({options})"
+
+    @overload
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, /) -> None: ...
+
+    @overload
+    async def __call__(self, websocket: WebSocketConnection, /) -> None: ...
+
+    async def __call__(
+        self,
+        scope: Scope | WebSocketConnection,
+        receive: Receive | None = None,
+        send: Send | None = None,
+        /,
+    ) -> None:
+        """Serve one connection until it ends."""
+        if isinstance(scope, WebSocketConnection):
+            if receive is not None or send is not None:
+                raise TypeError("call a consumer app with (scope, receive, send) or (websocket)")
+            websocket: WebSocketConnection = scope
+            scope, receive, send = websocket.scope, websocket.receive, websocket.send
+        elif receive is None or send is None:
+            raise TypeError(
+                "call a consumer app with (scope, receive, send), or with one framework "
+                f"WebSocket; got a {type(scope).__name__} alone"
+            )
+        consumer = self.consumer_class(**self.initkwargs)
+        await consumer(scope, receive, send)
+
+
+class AsyncConsumer:
+    """Base of every consumer: dispatch by message type, a channel layer, groups.
+
+    Configure a subclass with class attributes, or per route with
+    ``as_asgi(name=value)`` for any of them:
+
+    ``channel_layer_alias``
+        The registered layer to use (``"default"``). ``None``: the consumer has no layer,
+        no ``channel_name`` and no groups.
+    ``groups``
+        Groups this connection's channel joins when it starts and leaves when it ends.
+    ``inbox_size``
+        How many events may wait for the consumer before its readers wait too.
+    """
+
+    channel_layer_alias: str | None = "default"
+    groups: Sequence[str] = ()
+    inbox_size: int = 100
+    scope_type: ClassVar[str | None] = None
+    """The ASGI scope ``"type"`` this consumer serves (None: any)."""
+
+    _api_methods: ClassVar[frozenset[str]] = frozenset({"as_asgi", "dispatch"})
+    """Public methods that no message type may name."""
+
+    def __init__(self, **initkwargs: object) -> None:
+        """Apply ``as_asgi()`` options; an unknown option is a ``TypeError``."""
+        _check_initkwargs(type(self), initkwargs)
+        for name, value in initkwargs.items():
+            setattr(self, name, value)
+        self.scope: Scope = {}
+        self._layer: ChannelLayer | None = None
+        self._channel_name: str | None = None
+        self._base_send: Send | None = None
+        self._joined: list[str] = []
+        self._readers: list[asyncio.Task[None]] = []
+        self._client_gone = False
+
+    @classmethod
+    def as_asgi(cls, **initkwargs: object) -> ConsumerApp[Self]:
+        """An ASGI app serving each connection with a new ``cls(**initkwargs)``.
+
+        ``initkwargs`` override class attributes; a name that is not one, or a value
+        that is not valid for it, raises here, when the route is declared.
+        """
+        _check_initkwargs(cls, initkwargs)
+        return ConsumerApp(cls, initkwargs)
+
+    # -- what handlers use -------------------------------------------------------------
+
+    @property
+    def channel_layer(self) -> ChannelLayer:
+        """The connection's channel layer; ``ConsumerError`` if the consumer has none."""
+        if self._layer is None:
+            raise self._no_layer()
+        return self._layer
+
+    @property
+    def channel_name(self) -> str:
+        """This connection's channel on the layer (``send`` to it reaches this consumer)."""
+        if self._channel_name is None:
+            raise self._no_layer()
+        return self._channel_name
+
+    def _no_layer(self) -> ConsumerError:
+        name = type(self).__name__
+        if self.channel_layer_alias is None:
+            return ConsumerError(
+                f"{name} has no channel layer because its channel_layer_alias is None; "
+                "set it to a registered alias (e.g. 'default') to use one"
+            )
+        return ConsumerError(
+            f"{name}'s channel layer and channel name exist only while a connection is served"
+        )
+
+    async def dispatch(self, message: Message) -> None:
+        """Call the handler of ``message["type"]`` (``"chat.message"`` → ``chat_message``)."""
+        kind = message.get("type")
+        name = type(self).__name__
+        if not isinstance(kind, str) or not kind:
+            raise UnknownMessageTypeError(
+                f"{name} got a message without a str 'type' (keys: {sorted(message)}); "
+                "every message needs one naming its handler"
+            )
+        method = kind.replace(".", "_")
+        if method.startswith("_"):
+            raise UnknownMessageTypeError(
+                f"message type {kind!r} maps to the private name {method!r}; handler names "
+                "may not start with '_': give the message a type like 'chat.message'"
+            )
+        if method in self._api_methods:
+            raise UnknownMessageTypeError(
+                f"message type {kind!r} maps to {name}.{method}(), which is consumer API, "
+                f"not a handler; use a type such as 'app.{kind}'"
+            )
+        handler: object = getattr(self, method, None)
+        if handler is None or not callable(handler):
+            raise UnknownMessageTypeError(
+                f"{name} has no handler for message type {kind!r}: write "
+                f"`async def {method}(self, message): ...` on {name}"
+            )
+        if not inspect.iscoroutinefunction(handler):
+            raise ConsumerError(f"{name}.{method} handles messages, so it must be `async def`")
+        await handler(message)
+
+    # -- connection lifecycle ------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one connection: start, dispatch events until it ends, clean up."""
+        kind = scope.get("type")
+        if self.scope_type is not None and kind != self.scope_type:
+            raise ConsumerError(
+                f"{type(self).__name__} serves {self.scope_type!r} connections, not {kind!r}; "
+                "route it only to those (e.g. WebSocketRoute / add_websocket_route)"
+            )
+        self.scope = scope
+        self._base_send = send
+        error: BaseException | None = None
+        try:
+            await self._start()
+            await self._serve(receive)
+        except StopConsumer:
+            pass
+        except BaseException as exc:
+            error = exc
+            if not isinstance(exc, asyncio.CancelledError):
+                logger.error(
+                    "%s failed on %s: %r",
+                    type(self).__name__,
+                    scope.get("path"),
+                    exc,
+                    exc_info=exc,
+                )
+            raise
+        finally:
+            await self._stop_readers()
+            try:
+                await self._finish(error)
+            finally:
+                await self._leave_groups()
+
+    async def _start(self) -> None:
+        alias = self.channel_layer_alias
+        if alias is None:
+            return
+        try:
+            layer = get_channel_layer(alias)
+        except LayerNotRegisteredError as exc:
+            raise LayerNotRegisteredError(
+                f"{exc}; or set channel_layer_alias = None on {type(self).__name__} if it "
+                "needs no channel layer"
+            ) from None
+        self._layer = layer
+        self._channel_name = await layer.new_channel()
+        for group in self.groups:
+            await layer.group_add(group, self._channel_name)
+            self._joined.append(group)
+
+    async def _serve(self, receive: Receive) -> None:
+        inbox: asyncio.Queue[_Envelope] = asyncio.Queue(self.inbox_size)
+        name = type(self).__name__
+        self._readers.append(
+            asyncio.create_task(self._read_client(receive, inbox), name=f"{name} client reader")
+        )
+        if self._layer is not None and self._channel_name is not None:
+            self._readers.append(
+                asyncio.create_task(
+                    self._read_layer(self._layer, self._channel_name, inbox),
+                    name=f"{name} layer reader",
+                )
+            )
+        while True:
+            envelope = await inbox.get()
+            if envelope.error is not None:
+                raise envelope.error
+            if self._should_dispatch(envelope.message, from_layer=envelope.from_layer):
+                await self.dispatch(envelope.message)
+            else:
+                logger.debug("%s dropped %r: connection is ending", name, envelope.message)
+
+    async def _read_client(self, receive: Receive, inbox: asyncio.Queue[_Envelope]) -> None:
+        try:
+            while True:
+                event = await receive()
+                message = event if isinstance(event, dict) else dict(event)
+                if str(message.get("type", "")).endswith(".disconnect"):
+                    self._client_gone = True
+                    await inbox.put(_Envelope(message))
+                    return
+                await inbox.put(_Envelope(message))
+        except Exception as exc:
+            await inbox.put(_Envelope({}, error=exc))
+
+    async def _read_layer(
+        self, layer: ChannelLayer, channel: str, inbox: asyncio.Queue[_Envelope]
+    ) -> None:
+        try:
+            while True:
+                await inbox.put(_Envelope(await layer.receive(channel), from_layer=True))
+        except Exception as exc:
+            await inbox.put(_Envelope({}, error=exc))
+
+    async def _stop_readers(self) -> None:
+        readers, self._readers = self._readers, []
+        for task in readers:
+            task.cancel()
+        if readers:
+            await asyncio.gather(*readers, return_exceptions=True)
+
+    async def _leave_groups(self) -> None:
+        """Leave every joined group; errors are logged, never raised (cleanup path)."""
+        joined, self._joined = self._joined, []
+        if self._layer is None or self._channel_name is None:
+            return
+        for group in joined:
+            try:
+                await self._layer.group_discard(group, self._channel_name)
+            except Exception as exc:
+                logger.warning("%s could not leave group %r: %r", type(self).__name__, group, exc)
+
+    # -- hooks for protocol subclasses ---------------------------------------------------
+
+    def _should_dispatch(self, message: Message, *, from_layer: bool) -> bool:
+        """Whether a queued event is still worth handling (layer messages stop at disconnect)."""
+        return not (from_layer and self._client_gone)
+
+    async def _finish(self, error: BaseException | None) -> None:
+        """Called once when serving ends, with the exception that ended it (or None)."""
+
+    async def _send_event(self, event: Message) -> None:
+        """Send one ASGI event to the client."""
+        if self._base_send is None:
+            raise ConsumerError(f"{type(self).__name__} is not serving a connection")
+        await self._base_send(event)
+
+
+def _check_initkwargs(cls: type[AsyncConsumer], initkwargs: Mapping[str, object]) -> None:
+    """Unknown names are ``TypeError``; bad values for the built-in options raise too."""
+    for name in initkwargs:
+        attr: object = getattr(cls, name, None)
+        if name.startswith("_") or not hasattr(cls, name) or inspect.isroutine(attr):
+            raise TypeError(
+                f"{cls.__name__}.as_asgi() got {name!r}, which is not a configurable class "
+                f"attribute of {cls.__name__}; options override class attributes like "
+                "channel_layer_alias=, groups="
+            )
+    alias: object = initkwargs.get("channel_layer_alias", cls.channel_layer_alias)
+    groups: object = initkwargs.get("groups", cls.groups)
+    size: object = initkwargs.get("inbox_size", cls.inbox_size)
+    if alias is not None and (not isinstance(alias, str) or not alias):
+        raise ConfigurationError(
+            f"{cls.__name__}.channel_layer_alias must be a registered alias (str) or None, "
+            f"got {alias!r}"
+        )
+    if isinstance(groups, str | bytes) or not isinstance(groups, Sequence):
+        raise ConfigurationError(
+            f"{cls.__name__}.groups must be a list of group names, got {groups!r}"
+        )
+    names = cast("Sequence[object]", groups)
+    for group in names:
+        BaseChannelLayer.require_valid_group_name(group)
+    if groups and alias is None:
+        raise ConfigurationError(
+            f"{cls.__name__} has groups {list(names)!r} but channel_layer_alias is None; "
+            "groups need a channel layer"
+        )
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ConfigurationError(f"{cls.__name__}.inbox_size must be a positive int, got {size!r}")

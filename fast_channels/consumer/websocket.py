@@ -1,0 +1,268 @@
+"""WebSocket consumers: text/binary frames, and JSON on top.
+
+A socket moves through :class:`WebSocketState` in one direction only::
+
+    CONNECTING --accept()--> CONNECTED --close()--> CLOSED
+         |                       |                     |
+         +--close()/Deny---------+---------------------+--> DISCONNECTED (peer gone)
+
+* ``accept()`` is allowed only while CONNECTING; ``send()`` only while CONNECTED. Any
+  other call raises ``WebSocketStateError`` naming the state it needs.
+* ``close()`` while CONNECTING rejects the handshake (servers answer HTTP 403). It is
+  idempotent: closing a socket that is closed or gone does nothing.
+* Once the peer is gone (DISCONNECTED), frames sent are dropped: no one can receive them.
+  After this consumer closed the socket, layer messages are no longer dispatched.
+* Malformed client input closes that one socket: a JSON consumer closes with
+  ``INVALID_PAYLOAD`` (1007) on text that is not JSON and ``UNSUPPORTED_DATA`` (1003) on a
+  binary frame. An exception in consumer code closes with ``INTERNAL_ERROR`` (1011), is
+  logged on ``fast_channels.consumer`` and re-raised to the server; other connections
+  never notice.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from fast_channels.consumer.base import AsyncConsumer, logger
+from fast_channels.exceptions import DenyConnection, StopConsumer, WebSocketStateError
+from fast_channels.status import CloseCode
+from fast_channels.types import Message
+
+__all__ = ["AsyncJsonWebsocketConsumer", "AsyncWebsocketConsumer", "WebSocketState"]
+
+_UNSENDABLE_CODES = frozenset({1005, 1006, 1015})
+_MAX_REASON_BYTES = 123
+
+
+class WebSocketState(enum.Enum):
+    """Where a WebSocket connection stands, from this consumer's point of view."""
+
+    CONNECTING = "connecting"
+    """The handshake is pending: ``accept()`` or ``close()`` answers it."""
+    CONNECTED = "connected"
+    """Accepted: frames flow both ways."""
+    CLOSED = "closed"
+    """This consumer sent a close (or rejected the handshake); waiting for the peer to go."""
+    DISCONNECTED = "disconnected"
+    """The peer is gone; nothing more can be sent."""
+
+
+class AsyncWebsocketConsumer(AsyncConsumer):
+    """A WebSocket consumer: override ``connect``, ``receive``, ``disconnect``.
+
+    ``connect()`` accepts by default; raise ``DenyConnection`` in it to reject the
+    handshake. ``receive()`` gets each frame (``text_data`` or ``bytes_data``).
+    ``disconnect(code)`` runs once the peer is gone, after the groups were left. Layer
+    messages go to the method their ``type`` names.
+    """
+
+    scope_type: ClassVar[str | None] = "websocket"
+    _api_methods: ClassVar[frozenset[str]] = AsyncConsumer._api_methods | {
+        "accept",
+        "close",
+        "connect",
+        "disconnect",
+        "receive",
+        "send",
+    }
+
+    def __init__(self, **initkwargs: object) -> None:
+        super().__init__(**initkwargs)
+        self.state = WebSocketState.CONNECTING
+
+    # -- override these ------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """The client asks to connect. Accepts unless overridden."""
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """A frame from the client: exactly one of ``text_data`` / ``bytes_data`` is set."""
+
+    async def disconnect(self, code: int) -> None:
+        """The peer is gone (``code`` is the close code). The groups are already left."""
+
+    # -- actions -------------------------------------------------------------------------
+
+    async def accept(
+        self, subprotocol: str | None = None, headers: Sequence[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        """Accept the handshake, choosing one of the client's ``subprotocols`` if given."""
+        self._require(WebSocketState.CONNECTING, "accept()")
+        offered: Sequence[str] = self.scope.get("subprotocols") or ()
+        if subprotocol is not None and subprotocol not in offered:
+            raise ValueError(
+                f"accept(subprotocol={subprotocol!r}): the client offered {list(offered)!r}; "
+                "pick one of those or None"
+            )
+        event: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers is not None:
+            for header in headers:
+                if not (
+                    isinstance(header, tuple)
+                    and len(header) == 2
+                    and all(isinstance(part, bytes) for part in header)
+                ):
+                    raise TypeError(f"accept(headers=) needs (bytes, bytes) pairs, got {header!r}")
+            event["headers"] = list(headers)
+        await self._send_event(event)
+        if self.state is WebSocketState.CONNECTING:
+            self.state = WebSocketState.CONNECTED
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, *, close: bool = False
+    ) -> None:
+        """Send one text or binary frame; then close the socket if ``close``."""
+        if (text_data is None) == (bytes_data is None):
+            raise ValueError("send() needs exactly one of text_data= or bytes_data=")
+        if text_data is not None and not isinstance(text_data, str):
+            raise TypeError(f"send(text_data=) needs a str, got {type(text_data).__name__}")
+        if bytes_data is not None and not isinstance(bytes_data, bytes | bytearray):
+            raise TypeError(f"send(bytes_data=) needs bytes, got {type(bytes_data).__name__}")
+        if self.state is WebSocketState.DISCONNECTED:
+            logger.debug("%s: peer gone, frame dropped", type(self).__name__)
+            return
+        self._require(WebSocketState.CONNECTED, "send()")
+        if text_data is not None:
+            await self._send_event({"type": "websocket.send", "text": text_data})
+        else:
+            await self._send_event({"type": "websocket.send", "bytes": bytes(bytes_data or b"")})
+        if close:
+            await self.close()
+
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close the socket (``NORMAL_CLOSURE`` by default); before accept, reject it."""
+        code = CloseCode.NORMAL_CLOSURE if code is None else code
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise TypeError(f"close(code=) needs an int, got {code!r}")
+        if not 1000 <= code <= 4999 or code in _UNSENDABLE_CODES:
+            raise ValueError(
+                f"close code {code} cannot be sent: use 1000-4999 except 1005, 1006 and 1015"
+            )
+        if reason is not None and len(reason.encode()) > _MAX_REASON_BYTES:
+            raise ValueError(f"close reason is over {_MAX_REASON_BYTES} bytes in UTF-8")
+        if self.state in (WebSocketState.CLOSED, WebSocketState.DISCONNECTED):
+            return
+        event: Message = {"type": "websocket.close", "code": int(code)}
+        if reason:
+            event["reason"] = reason
+        self.state = WebSocketState.CLOSED
+        await self._send_event(event)
+
+    # -- ASGI event handlers -----------------------------------------------------------
+
+    async def websocket_connect(self, message: Message) -> None:
+        """The handshake arrived: run ``connect()``; ``DenyConnection`` rejects it."""
+        try:
+            await self.connect()
+        except DenyConnection:
+            await self.close()
+
+    async def websocket_receive(self, message: Message) -> None:
+        """A frame arrived: pass it to ``receive()``."""
+        text = message.get("text")
+        if text is not None:
+            await self.receive(text_data=text)
+        else:
+            await self.receive(bytes_data=message.get("bytes") or b"")
+
+    async def websocket_disconnect(self, message: Message) -> None:
+        """The peer is gone: leave the groups, run ``disconnect(code)``, stop."""
+        self.state = WebSocketState.DISCONNECTED
+        await self._leave_groups()
+        await self.disconnect(message.get("code", CloseCode.NO_STATUS_RECEIVED))
+        raise StopConsumer
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _require(self, state: WebSocketState, action: str) -> None:
+        if self.state is not state:
+            raise WebSocketStateError(
+                f"{type(self).__name__}.{action} needs a {state.name} WebSocket, but it is "
+                f"{self.state.name}"
+                + (": call accept() first" if self.state is WebSocketState.CONNECTING else "")
+            )
+
+    async def _send_event(self, event: Message) -> None:
+        try:
+            await super()._send_event(event)
+        except OSError as exc:
+            # The server noticed the peer left before its disconnect event reached us.
+            logger.debug("%s: peer gone while sending (%r)", type(self).__name__, exc)
+            self.state = WebSocketState.DISCONNECTED
+
+    def _should_dispatch(self, message: Message, *, from_layer: bool) -> bool:
+        if self.state is WebSocketState.DISCONNECTED:
+            return not from_layer and message.get("type") == "websocket.disconnect"
+        if self.state is WebSocketState.CLOSED:
+            return message.get("type") == "websocket.disconnect"
+        return super()._should_dispatch(message, from_layer=from_layer)
+
+    async def _finish(self, error: BaseException | None) -> None:
+        if self._client_gone or self.state not in (
+            WebSocketState.CONNECTING,
+            WebSocketState.CONNECTED,
+        ):
+            return
+        if error is None:
+            await self.close()
+        elif isinstance(error, Exception):
+            try:
+                await self.close(CloseCode.INTERNAL_ERROR)
+            except Exception as exc:
+                logger.debug("%s: could not close after an error: %r", type(self).__name__, exc)
+
+
+class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
+    """A WebSocket consumer speaking JSON text frames: override ``receive_json``.
+
+    Text that ``decode_json`` rejects (a ``ValueError``) closes the socket with
+    ``INVALID_PAYLOAD`` (1007); a binary frame closes it with ``UNSUPPORTED_DATA`` (1003).
+    Override the ``encode_json``/``decode_json`` classmethods for another codec.
+    """
+
+    _api_methods: ClassVar[frozenset[str]] = AsyncWebsocketConsumer._api_methods | {
+        "decode_json",
+        "encode_json",
+        "receive_json",
+        "send_json",
+    }
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Decode a text frame and pass it to ``receive_json``; close on bad input."""
+        if text_data is None:
+            await self._reject_input(CloseCode.UNSUPPORTED_DATA, "expected a JSON text frame")
+            return
+        try:
+            content = self.decode_json(text_data)
+        except ValueError as exc:
+            await self._reject_input(CloseCode.INVALID_PAYLOAD, f"malformed JSON: {exc}")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: Any) -> None:
+        """A decoded JSON value from the client."""
+
+    async def send_json(self, content: object, *, close: bool = False) -> None:
+        """Send ``content`` encoded by ``encode_json`` as one text frame."""
+        await self.send(text_data=self.encode_json(content), close=close)
+
+    @classmethod
+    def decode_json(cls, text_data: str) -> Any:
+        """Decode a text frame; raise ``ValueError`` when it is not valid."""
+        return json.loads(text_data)
+
+    @classmethod
+    def encode_json(cls, content: object) -> str:
+        """Encode ``content`` for a text frame."""
+        return json.dumps(content)
+
+    async def _reject_input(self, code: CloseCode, reason: str) -> None:
+        logger.info(
+            "%s closed %s with %d: %s", type(self).__name__, self.scope.get("path"), code, reason
+        )
+        reason = reason.encode()[:_MAX_REASON_BYTES].decode(errors="ignore")
+        await self.close(code, reason)

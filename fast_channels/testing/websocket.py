@@ -1,0 +1,160 @@
+"""Test a WebSocket application or consumer as a client would, with no server.
+
+::
+
+    async with WebsocketCommunicator(EchoConsumer, "/ws/echo/") as communicator:
+        connected, subprotocol = await communicator.connect()
+        await communicator.send_json_to({"message": "hi"})
+        assert await communicator.receive_json_from() == {"message": "hi"}
+
+Every wait has a timeout (seconds) that raises ``CommunicatorTimeoutError`` naming what
+was awaited; an exception raised by the application is re-raised by the next call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+from fast_channels.consumer.base import AsyncConsumer
+from fast_channels.exceptions import CommunicatorError
+from fast_channels.status import CloseCode
+from fast_channels.testing.application import ApplicationCommunicator
+from fast_channels.types import ASGIApp, Scope
+
+__all__ = ["WebsocketCommunicator"]
+
+
+def _scope(
+    path: str,
+    headers: Sequence[tuple[bytes, bytes]],
+    subprotocols: Sequence[str],
+    extra: Mapping[str, Any],
+) -> Scope:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"path must be a str starting with '/', got {path!r}")
+    for header in headers:
+        if not (
+            isinstance(header, tuple)
+            and len(header) == 2
+            and all(isinstance(p, bytes) for p in header)
+        ):
+            raise TypeError(f"headers must be (bytes, bytes) pairs, got {header!r}")
+    if isinstance(subprotocols, str) or not all(isinstance(p, str) for p in subprotocols):
+        raise TypeError(f"subprotocols must be a list of str, got {subprotocols!r}")
+    parts = urlsplit(path)
+    scope: Scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "path": unquote(parts.path),
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "headers": [(name.lower(), value) for name, value in headers],
+        "subprotocols": list(subprotocols),
+        "extensions": {},
+        "state": {},
+    }
+    scope.update(extra)
+    return scope
+
+
+class WebsocketCommunicator(ApplicationCommunicator):
+    """A fake WebSocket client for ``application`` (an ASGI app or a consumer class).
+
+    A consumer class is served through ``as_asgi()``. ``path`` may carry a query string
+    (``"/ws/chat/?room=1"``); ``headers`` are ``(bytes, bytes)`` pairs; ``extra_scope``
+    adds or overrides scope keys (``{"user": user}``, ``{"path_params": {...}}``).
+    """
+
+    def __init__(
+        self,
+        application: ASGIApp | type[AsyncConsumer],
+        path: str,
+        headers: Sequence[tuple[bytes, bytes]] | None = None,
+        subprotocols: Sequence[str] | None = None,
+        *,
+        extra_scope: Mapping[str, Any] | None = None,
+    ) -> None:
+        app: ASGIApp
+        if isinstance(application, type) and issubclass(application, AsyncConsumer):
+            app = application.as_asgi()
+        else:  # an ASGI app, which may itself be a class (Starlette's WebSocketEndpoint)
+            app = cast(ASGIApp, application)
+        scope = _scope(path, headers or [], subprotocols or [], extra_scope or {})
+        super().__init__(app, scope)
+        self.connected = False
+
+    async def connect(self, timeout: float = 1) -> tuple[bool, str | int | None]:
+        """Open the socket: ``(True, subprotocol)`` if accepted, else ``(False, close code)``."""
+        await self.send_input({"type": "websocket.connect"})
+        answer = await self._next_output(timeout, "the handshake answer (connect)")
+        if answer["type"] == "websocket.accept":
+            self.connected = True
+            subprotocol: str | None = answer.get("subprotocol")
+            return True, subprotocol
+        if answer["type"] == "websocket.close":
+            code: int = answer.get("code", CloseCode.NORMAL_CLOSURE)
+            return False, code
+        raise CommunicatorError(
+            "expected websocket.accept or websocket.close in answer to the handshake, "
+            f"got {answer!r}"
+        )
+
+    async def send_to(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Send one frame to the application: exactly one of text or bytes."""
+        if (text_data is None) == (bytes_data is None):
+            raise ValueError("send_to() needs exactly one of text_data= or bytes_data=")
+        if text_data is not None:
+            if not isinstance(text_data, str):
+                raise TypeError(f"text_data must be a str, got {type(text_data).__name__}")
+            await self.send_input({"type": "websocket.receive", "text": text_data})
+            return
+        if not isinstance(bytes_data, bytes):
+            raise TypeError(f"bytes_data must be bytes, got {type(bytes_data).__name__}")
+        await self.send_input({"type": "websocket.receive", "bytes": bytes_data})
+
+    async def send_json_to(self, data: object) -> None:
+        """Send ``data`` as one JSON text frame."""
+        await self.send_to(text_data=json.dumps(data))
+
+    async def receive_from(self, timeout: float = 1) -> str | bytes:
+        """The next frame the application sends (text as str, binary as bytes)."""
+        event = await self._next_output(timeout, "a frame (receive_from)")
+        if event["type"] != "websocket.send":
+            raise CommunicatorError(f"expected a websocket.send frame, got {event!r}")
+        text: str | None = event.get("text")
+        if text is not None:
+            return text
+        data: bytes | None = event.get("bytes")
+        if data is None:
+            raise CommunicatorError(
+                f"a websocket.send event carries neither text nor bytes: {event!r}"
+            )
+        return data
+
+    async def receive_json_from(self, timeout: float = 1) -> Any:
+        """The next frame, decoded from JSON (it must be a text frame)."""
+        frame = await self.receive_from(timeout)
+        if not isinstance(frame, str):
+            raise CommunicatorError(f"expected a JSON text frame, got binary {frame!r}")
+        return json.loads(frame)
+
+    async def disconnect(self, code: int = CloseCode.NORMAL_CLOSURE, timeout: float = 1) -> None:
+        """Close from the client side and wait for the application to finish."""
+        if self._task is not None and not self.finished:
+            await self.send_input({"type": "websocket.disconnect", "code": int(code)})
+        self.connected = False
+        await self.wait(timeout)
+
+    async def _close(self) -> None:
+        if self._task is not None and not self.finished:
+            await self.disconnect()
+        else:
+            await super()._close()
