@@ -82,7 +82,7 @@ class AsyncWebsocketConsumer(AsyncConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """A frame from the client: exactly one of ``text_data`` / ``bytes_data`` is set."""
 
-    async def disconnect(self, code: int) -> None:
+    async def disconnect(self, code: int, /) -> None:
         """The peer is gone (``code`` is the close code). The groups are already left."""
 
     # -- actions -------------------------------------------------------------------------
