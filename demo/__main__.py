@@ -1,0 +1,63 @@
+"""``python -m demo``: serve the demo with uvicorn, plus a job worker process with Redis."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+
+import uvicorn
+
+from demo.layers import layer_name, redis_url
+
+logger = logging.getLogger("demo")
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo",
+        description="Serve the fast-channels demo. The in-memory layer by default; with "
+        "REDIS_URL set, the Redis layer and a separate job worker process.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the web server (and the worker, with Redis) until Ctrl-C or SIGTERM."""
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
+    url = redis_url()
+    where = "in this process" if url is None else "in a worker process (python -m demo.worker)"
+    logger.info(
+        "fast-channels demo on http://%s:%d (layer: %s; jobs run %s)",
+        args.host,
+        args.port,
+        layer_name(url),
+        where,
+    )
+    worker = None
+    if url is not None:
+        worker = subprocess.Popen([sys.executable, "-m", "demo.worker"])
+    try:
+        uvicorn.run("demo.app:app", host=args.host, port=args.port, log_level="info")
+    finally:
+        if worker is not None:
+            _stop(worker)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The demo's FastAPI application: the page, two HTTP endpoints and two WebSocket routes.
+
+The channel layer is registered as ``"default"`` at start-up and closed at shutdown
+(the app's lifespan). With the in-memory layer, jobs run in this process as an asyncio
+task; with Redis they run in ``python -m demo.worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncGenerator
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, status
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from demo.consumers import NOTIFICATIONS_GROUP, ChatConsumer, EventsConsumer
+from demo.jobs import JOBS_CHANNEL, job_request, serve_jobs
+from demo.layers import layer_name, make_layer, redis_url
+from fast_channels.exceptions import ChannelFull, InvalidChannelNameError
+from fast_channels.layers import (
+    BaseChannelLayer,
+    get_channel_layer,
+    register_channel_layer,
+    unregister_channel_layer,
+)
+
+__all__ = ["app", "create_app"]
+
+STATIC = Path(__file__).parent / "static"
+
+
+class Notification(BaseModel):
+    """Body of ``POST /notify``."""
+
+    text: str = Field(min_length=1, max_length=280)
+
+
+class JobRequest(BaseModel):
+    """Body of ``POST /jobs``: the channel of the browser that wants the progress."""
+
+    channel: str = Field(min_length=1, max_length=100)
+
+
+class Info(BaseModel):
+    """What the page shows about the server."""
+
+    layer: str
+    jobs: str
+    pid: int
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncGenerator[None]:
+    url = redis_url()
+    layer = make_layer(url)
+    register_channel_layer("default", layer)
+    in_process = None
+    if url is None:
+        in_process = asyncio.create_task(serve_jobs(layer, worker=f"web pid {os.getpid()}"))
+    try:
+        yield
+    finally:
+        if in_process is not None:
+            in_process.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await in_process
+        unregister_channel_layer("default")
+        await layer.aclose()
+
+
+def create_app() -> FastAPI:
+    """A new demo application (the layer is chosen from ``REDIS_URL`` at start-up)."""
+    app = FastAPI(title="fast-channels demo", lifespan=_lifespan)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.router.add_websocket_route("/ws/chat/{room}", ChatConsumer.as_asgi())
+    app.router.add_websocket_route("/ws/events", EventsConsumer.as_asgi())
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/info")
+    async def info() -> Info:
+        """Which layer this server uses, and where jobs run."""
+        url = redis_url()
+        jobs = "in-process task" if url is None else "worker process"
+        return Info(layer=layer_name(url), jobs=jobs, pid=os.getpid())
+
+    @app.post("/notify", status_code=status.HTTP_202_ACCEPTED)
+    async def notify(notification: Notification) -> dict[str, str]:
+        """Push a notification to every connected browser (``group_send``)."""
+        message = {"type": "notify.message", "text": notification.text}
+        await get_channel_layer().group_send(NOTIFICATIONS_GROUP, message)
+        return {"group": NOTIFICATIONS_GROUP}
+
+    @app.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
+    async def start_job(request: JobRequest) -> dict[str, str]:
+        """Queue a background job that reports its progress to ``request.channel``."""
+        try:
+            channel = BaseChannelLayer.require_valid_channel_name(request.channel)
+        except InvalidChannelNameError as exc:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+        job = secrets.token_hex(4)
+        try:
+            await get_channel_layer().send(JOBS_CHANNEL, job_request(job, channel))
+        except ChannelFull as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+        return {"job": job}
+
+    return app
+
+
+app = create_app()

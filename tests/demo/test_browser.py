@@ -1,0 +1,105 @@
+"""The demo in headless chromium: chat rooms, notifications, job progress, reconnecting.
+
+Each test runs against the demo served by ``python -m demo`` (uvicorn), once on the
+in-memory layer and once on the Redis layer (where jobs run in a separate worker process).
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.demo.pages import chat_line, expect_connected, open_demo, say
+from tests.demo.server import DemoServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+async def test_two_pages_in_a_room_see_each_others_messages(
+    browser: Browser, demo: DemoServer
+) -> None:
+    ada = await open_demo(browser, demo, name="Ada", room="lobby")
+    bob = await open_demo(browser, demo, name="Bob", room="lobby")
+    await expect(chat_line(ada, "Bob joined #lobby")).to_be_visible()
+
+    await say(ada, "Hello Bob, the layer carried this.")
+    await expect(chat_line(bob, "Hello Bob, the layer carried this.")).to_contain_text("Ada")
+    await say(bob, "Hi Ada! Got it.")
+    await expect(chat_line(ada, "Hi Ada! Got it.")).to_contain_text("Bob")
+    await expect(chat_line(ada, "Hello Bob, the layer carried this.")).to_have_class(
+        "msg chat mine"
+    )
+    await expect(chat_line(ada, "Hi Ada! Got it.")).to_have_class("msg chat")
+
+
+async def test_rooms_are_separate_groups(browser: Browser, demo: DemoServer) -> None:
+    ada = await open_demo(browser, demo, name="Ada", room="lobby")
+    bob = await open_demo(browser, demo, name="Bob", room="lobby")
+    cy = await open_demo(browser, demo, name="Cy", room="kitchen")
+
+    await say(cy, "only for the kitchen")
+    await expect(chat_line(cy, "only for the kitchen")).to_be_visible()
+    await say(ada, "only for the lobby")
+    # Bob's channel is FIFO: had the kitchen message reached it, it would be there by now.
+    await expect(chat_line(bob, "only for the lobby")).to_be_visible()
+    await expect(chat_line(bob, "only for the kitchen")).to_have_count(0)
+    await expect(chat_line(cy, "only for the lobby")).to_have_count(0)
+
+
+async def test_a_notify_post_reaches_every_page(browser: Browser, demo: DemoServer) -> None:
+    ada = await open_demo(browser, demo, name="Ada", room="lobby")
+    bob = await open_demo(browser, demo, name="Bob", room="elsewhere")
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{demo.url}/notify", json={"text": "Deploy finished"})
+    assert response.status_code == 202
+
+    for page in (ada, bob):
+        await expect(page.get_by_test_id("notifications")).to_contain_text("Deploy finished")
+
+
+async def test_job_progress_reaches_the_page_up_to_100_percent(
+    browser: Browser, demo: DemoServer, demo_layer: str
+) -> None:
+    page = await open_demo(browser, demo, name="Ada", room="lobby")
+    await page.evaluate(
+        """() => {
+            window.seenPercents = [];
+            new MutationObserver((records) => {
+                for (const r of records) {
+                    if (r.type === "attributes") window.seenPercents.push(r.target.dataset.percent);
+                }
+            }).observe(document.getElementById("jobs"), {
+                subtree: true, attributes: true, attributeFilter: ["data-percent"],
+            });
+        }"""
+    )
+
+    await page.get_by_test_id("start-job").click()
+
+    job = page.get_by_test_id("jobs").locator("li.job")
+    await expect(job).to_have_attribute("data-percent", "100")
+    await expect(job).to_have_class("job done")
+    await expect(job.locator(".percent")).to_have_text("100%")
+    runner = "worker pid" if demo_layer == "redis" else "web pid"
+    await expect(job.locator(".worker")).to_contain_text(runner)
+    seen = [int(p) for p in await page.evaluate("window.seenPercents")]
+    assert seen == sorted(seen), "progress went backwards"
+    assert sorted(set(seen)) == list(range(0, 101, 5)), "every step is shown as it happens"
+
+
+@pytest.mark.parametrize("demo_layer", ["in-memory"], indirect=True)
+async def test_the_page_reconnects_after_a_server_restart(
+    browser: Browser, demo: DemoServer
+) -> None:
+    page = await open_demo(browser, demo, name="Ada", room="lobby")
+
+    await demo.stop()
+    await expect(page.get_by_test_id("status")).to_have_attribute("data-state", "reconnecting")
+    await expect(page.get_by_test_id("status")).to_contain_text("reconnecting")
+
+    await demo.start()
+    await expect_connected(page)
+    await say(page, "back after the restart")
+    await expect(chat_line(page, "back after the restart")).to_be_visible()
