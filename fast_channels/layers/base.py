@@ -42,6 +42,7 @@ from fast_channels.exceptions import (
 )
 from fast_channels.layers._local import LayerStatistics, LocalCore, OverflowPolicy, Payload
 from fast_channels.serialization import Serializer, make_serializer
+from fast_channels.sync import SyncLayerMethods
 from fast_channels.types import Message
 
 __all__ = ["BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
@@ -105,11 +106,12 @@ def _positive(name: str, value: object, *, integer: bool = False) -> None:
         raise ConfigurationError(f"{name} must be {kind}, got {value!r}")
 
 
-class BaseChannelLayer(ABC):
+class BaseChannelLayer(SyncLayerMethods, ABC):
     """Validation, encoding, capacity and expiry rules shared by every backend.
 
     A backend implements the ``_``-prefixed transport methods only; they receive names
-    that are already valid and payloads that are already encoded.
+    that are already valid and payloads that are already encoded. Blocking twins of the
+    methods (``send_sync``, ``group_send_sync``, ...) come from :mod:`fast_channels.sync`.
     """
 
     extensions: Sequence[str] = ("groups", "flush")
