@@ -1,0 +1,24 @@
+"""The README's FastAPI integration (``main.py``), for FastAPI on Starlette 1.x.
+
+Starlette 1.0 removed ``add_websocket_route`` from the application object, and FastAPI
+followed; the router still has it, so ``ws_app.add_websocket_route(...)`` becomes
+``ws_app.router.add_websocket_route(...)``. (On FastAPI versions whose Starlette is older
+than 1.0, the README's ``ws_app.add_websocket_route(...)`` works as written.)
+"""
+
+from fastapi import FastAPI
+
+from .consumer import ChatConsumer
+from .memory_layers import setup_channel_layers
+
+# Setup layers BEFORE creating the app
+setup_channel_layers()
+
+app = FastAPI()
+
+# Create WebSocket sub-app for better organization
+ws_app = FastAPI()
+ws_app.router.add_websocket_route("/chat", ChatConsumer.as_asgi())
+
+# Mount WebSocket routes
+app.mount("/ws", ws_app)
