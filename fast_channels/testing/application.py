@@ -70,15 +70,11 @@ class ApplicationCommunicator:
 
     def _raise_app_error(self) -> None:
         """Re-raise the application's exception once, if it had one."""
-        task = self._task
-        if task is None or not task.done() or self._reported:
-            return
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            self._reported = True
-            raise error
+        if self._has_unreported_error() and self._task is not None:
+            error = self._task.exception()
+            if error is not None:
+                self._reported = True
+                raise error
 
     async def _cancel(self) -> None:
         task = self._task
@@ -102,16 +98,41 @@ class ApplicationCommunicator:
         return await self._next_output(timeout, "an event (receive_output)")
 
     async def _next_output(self, timeout: float, awaited: str) -> Message:
+        self._raise_app_error()
         if not await self._wait_for_output(timeout):
             await self._cancel()
             raise CommunicatorTimeoutError(
                 f"the application sent nothing within {timeout}s while {awaited} was "
                 "awaited; it was cancelled"
             )
-        if self._output:
-            return self._output.popleft()
-        self._raise_app_error()
-        raise CommunicatorError(f"the application finished while {awaited} was awaited")
+        if not self._output:
+            self._raise_app_error()
+            raise CommunicatorError(f"the application finished while {awaited} was awaited")
+        event = self._output.popleft()
+        if str(event.get("type", "")).endswith(".close"):
+            # An application that closes because it failed raises right after: report
+            # that error rather than the close (which stays queued for the next call).
+            await self._let_app_settle()
+            if self._has_unreported_error():
+                self._output.appendleft(event)
+                self._raise_app_error()
+        return event
+
+    async def _let_app_settle(self) -> None:
+        for _ in range(5):
+            if self._task is None or self._task.done():
+                return
+            await asyncio.sleep(0)
+
+    def _has_unreported_error(self) -> bool:
+        task = self._task
+        return (
+            task is not None
+            and task.done()
+            and not task.cancelled()
+            and task.exception() is not None
+            and not self._reported
+        )
 
     async def receive_nothing(self, timeout: float = 0.1) -> bool:
         """True if the application sends nothing within ``timeout`` seconds.
