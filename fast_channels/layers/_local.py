@@ -156,6 +156,15 @@ class LocalCore:
         box = self._boxes.get(channel)
         return box is None or len(box.items) < self.capacity_for(channel)
 
+    def pending(self, channel: str) -> int:
+        """How many unexpired messages wait in ``channel``'s mailbox (expired ones are
+        dropped and counted now)."""
+        box = self._boxes.get(channel)
+        if box is None:
+            return 0
+        self._drop_expired(box, time.monotonic())
+        return len(box.items)
+
     def get_nowait(self, channel: str) -> Payload | None:
         """The oldest unexpired payload of ``channel``, or None when there is none."""
         box = self._boxes.get(channel)

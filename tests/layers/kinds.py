@@ -8,6 +8,7 @@ fresh, flushed layer built with those extra keyword options.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import pytest
 
 from fast_channels.layers import BaseChannelLayer, InMemoryChannelLayer
+from fast_channels.layers.redis import RedisChannelLayer
+from tests.servers import RedisProcess
 
 LayerFactory = Callable[[pytest.FixtureRequest, dict[str, Any]], BaseChannelLayer]
 
@@ -47,6 +50,39 @@ def _in_memory(request: pytest.FixtureRequest, options: dict[str, Any]) -> BaseC
     return InMemoryChannelLayer(**options)
 
 
+def _test_prefix(request: pytest.FixtureRequest) -> str:
+    """One prefix per test, so layers of one test share data and tests never do."""
+    return "q" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+
+
+def _redis_queue(request: pytest.FixtureRequest, options: dict[str, Any]) -> BaseChannelLayer:
+    server: RedisProcess = request.getfixturevalue("redis_server")
+    options.setdefault("prefix", _test_prefix(request))
+    return RedisChannelLayer(hosts=[server.url], **options)
+
+
+def _redis_queue_sharded(
+    request: pytest.FixtureRequest, options: dict[str, Any]
+) -> BaseChannelLayer:
+    one: RedisProcess = request.getfixturevalue("redis_server")
+    two: RedisProcess = request.getfixturevalue("redis_server_2")
+    options.setdefault("prefix", _test_prefix(request))
+    return RedisChannelLayer(hosts=[one.url, two.url], **options)
+
+
+def _redis_queue_sentinel(
+    request: pytest.FixtureRequest, options: dict[str, Any]
+) -> BaseChannelLayer:
+    sentinel: RedisProcess = request.getfixturevalue("redis_sentinel")
+    options.setdefault("prefix", _test_prefix(request))
+    return RedisChannelLayer(
+        sentinels=[("127.0.0.1", sentinel.port)], service_name="mymaster", **options
+    )
+
+
 KINDS: list[LayerKind] = [
     LayerKind("in_memory", _in_memory, shared=False),
+    LayerKind("redis_queue", _redis_queue, marks=(pytest.mark.redis,)),
+    LayerKind("redis_queue_sharded", _redis_queue_sharded, marks=(pytest.mark.redis,)),
+    LayerKind("redis_queue_sentinel", _redis_queue_sentinel, marks=(pytest.mark.redis,)),
 ]

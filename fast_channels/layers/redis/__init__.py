@@ -1,3 +1,5 @@
 """The Redis channel layers (``pip install fast-channels[redis]``)."""
 
-__all__: list[str] = []
+from fast_channels.layers.redis.queue import RedisChannelLayer
+
+__all__: list[str] = ["RedisChannelLayer"]

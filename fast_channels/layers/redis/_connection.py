@@ -36,7 +36,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fast_channels.exceptions import ConfigurationError, LayerConnectionError
 
-__all__ = ["REDIS_ERRORS", "RedisConnection", "connection_error", "load_script"]
+__all__ = ["REDIS_ERRORS", "RedisConnection", "close_client", "connection_error", "load_script"]
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -66,6 +66,16 @@ def load_script(name: str) -> str:
     return (resources.files("fast_channels.layers.redis") / "_scripts" / f"{name}.lua").read_text(
         "utf-8"
     )
+
+
+async def close_client(client: Redis) -> None:
+    """Close ``client`` and its pool; through Sentinel, the connections to the sentinels too."""
+    pool = client.connection_pool
+    await client.aclose(close_connection_pool=True)
+    if isinstance(pool, SentinelConnectionPool):
+        manager = cast(Sentinel, getattr(pool, "sentinel_manager", None))
+        for sentinel in manager.sentinels:
+            await sentinel.aclose(close_connection_pool=True)
 
 
 class _SentinelBlockingPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -246,4 +256,4 @@ class RedisConnection:
         mine = self._clients.pop(loop, None) if loop is not None else None
         self._clients.clear()
         for client in mine or []:
-            await client.aclose(close_connection_pool=True)
+            await close_client(client)

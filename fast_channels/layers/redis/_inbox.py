@@ -1,0 +1,207 @@
+"""The process inbox of the queue layer: one Redis list for every ``new_channel()`` channel.
+
+Every channel a layer object makes with ``new_channel()`` is named
+``<prefix><token>!<random>``; the *token* (random, per layer object and process) names one
+Redis list, the inbox, that all of them share. Senders push one entry per message (a
+``group_send`` pushes one entry per receiving process, naming its members). ONE reader
+task per event loop pops entries in batches (``BLMPOP ... COUNT n``) and puts them into
+the local mailboxes (:class:`~fast_channels.layers._local.LocalCore`), where ``receive()``
+waits: no lock between receivers, no task per receiver or message.
+
+Entry layout (bytes): 13-digit deadline in ms since the epoch, the comma-separated member
+channels, a NUL byte, the encoded message. Entries past their deadline are dropped and
+counted as expired.
+
+Capacity as the sender sees it: the send script counts, per channel, messages queued and
+not yet handed out (a hash next to the inbox). :class:`Acks` records what this process
+hands to receivers or drops, and the layer reports it back in batches (one script call).
+
+The reader survives Redis errors: it logs, backs off (up to 2 s) and tries again, so a
+restarted Redis is picked up; ``receive()`` keeps waiting meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol, cast
+
+from redis.exceptions import RedisError
+
+from fast_channels.layers._local import LocalCore
+from fast_channels.layers.base import logger
+from fast_channels.layers.redis._connection import REDIS_ERRORS
+
+__all__ = ["READ_ERRORS", "Acks", "Commands", "InboxReader", "blmpop", "inbox_entry", "now_ms"]
+
+DEADLINE_DIGITS = 13
+BACKOFF_MAX = 2.0
+READ_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError)
+"""What a reader survives (logged, then retried with backoff)."""
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds: deadlines are compared across processes."""
+    return int(time.time() * 1000)
+
+
+def inbox_entry(deadline_ms: int, channel: str, data: bytes) -> bytes:
+    """The inbox entry carrying ``data`` for one process-local ``channel``."""
+    return b"%013d%s\0%s" % (deadline_ms, channel.encode("utf-8"), data)
+
+
+class Commands(Protocol):
+    """The one redis-py client call the readers (and ``flush``) make."""
+
+    async def execute_command(self, *args: str | bytes | int | float) -> object: ...
+
+
+async def blmpop(client: Commands, key: str, count: int, block: float) -> list[bytes]:
+    """Pop up to ``count`` entries from the head of ``key``, waiting up to ``block`` seconds."""
+    reply = await client.execute_command("BLMPOP", block, 1, key, "LEFT", "COUNT", count)
+    if not reply:
+        return []
+    return cast(list[bytes], cast(list[object], reply)[1])
+
+
+class Acks:
+    """Per-channel counts this process owes the counters in Redis.
+
+    ``outstanding`` counts messages put into a local mailbox and not yet handed out;
+    ``pending`` counts messages handed out (or dropped) and not yet reported.
+    """
+
+    __slots__ = ("outstanding", "pending")
+
+    def __init__(self) -> None:
+        self.outstanding: dict[str, int] = {}
+        self.pending: dict[str, int] = {}
+
+    def queued(self, channel: str) -> None:
+        """One message for ``channel`` went into its local mailbox."""
+        self.outstanding[channel] = self.outstanding.get(channel, 0) + 1
+
+    def handed_out(self, channel: str) -> None:
+        """A receiver took one message of ``channel`` from its mailbox."""
+        left = self.outstanding.get(channel, 0) - 1
+        if left > 0:
+            self.outstanding[channel] = left
+        else:
+            self.outstanding.pop(channel, None)
+        self.dropped(channel)
+
+    def dropped(self, channel: str, count: int = 1) -> None:
+        """``count`` messages of ``channel`` left the system without a mailbox."""
+        self.pending[channel] = self.pending.get(channel, 0) + count
+
+    def reconcile(self, local: LocalCore) -> None:
+        """Report messages that expired in their mailbox since they were queued."""
+        for channel, count in list(self.outstanding.items()):
+            waiting = local.pending(channel)
+            if waiting < count:
+                self.dropped(channel, count - waiting)
+                if waiting:
+                    self.outstanding[channel] = waiting
+                else:
+                    del self.outstanding[channel]
+
+    def take(self) -> list[str | int]:
+        """The pending counts as script arguments (channel, count, ...), now reported."""
+        flat: list[str | int] = []
+        for channel, count in self.pending.items():
+            flat += (channel, count)
+        self.pending = {}
+        return flat
+
+    def give_back(self, flat: list[str | int]) -> None:
+        """Counts from :meth:`take` that could not be reported; they are tried again."""
+        for i in range(0, len(flat), 2):
+            self.dropped(str(flat[i]), int(flat[i + 1]))
+
+    def clear(self) -> None:
+        """Forget everything (the layer was flushed: the counters in Redis are gone)."""
+        self.outstanding.clear()
+        self.pending.clear()
+
+
+class InboxReader:
+    """The task that drains one inbox into the local mailboxes, for one event loop."""
+
+    def __init__(
+        self,
+        *,
+        client: Commands,
+        key: str,
+        local: LocalCore,
+        acks: Acks,
+        report: Callable[[], None],
+        batch: int,
+        block: float,
+        reconcile_every: float,
+    ) -> None:
+        self._client = client
+        self._key = key
+        self._local = local
+        self._acks = acks
+        self._report = report
+        self._batch = batch
+        self._block = block
+        self._reconcile_every = reconcile_every
+        self.batches = 0
+        self.errors = 0
+        self.task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"fast-channels inbox {key}"
+        )
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        next_reconcile = time.monotonic() + self._reconcile_every
+        while True:
+            try:
+                entries = await blmpop(self._client, self._key, self._batch, self._block)
+            except READ_ERRORS as exc:
+                self.errors += 1
+                if self.errors == 1 or self.errors % 100 == 0:
+                    logger.warning(
+                        "inbox reader for %s: Redis error (%s: %s), retrying in %.2fs",
+                        self._key,
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                    )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            backoff = 0.05
+            if entries:
+                self.batches += 1
+                self.deliver(entries)
+            if time.monotonic() >= next_reconcile:
+                next_reconcile = time.monotonic() + self._reconcile_every
+                self._acks.reconcile(self._local)
+            if self._acks.pending:
+                self._report()
+
+    def deliver(self, entries: list[bytes]) -> None:
+        """Put each entry's message into its member channels' mailboxes."""
+        local, acks = self._local, self._acks
+        now = now_ms()
+        for entry in entries:
+            sep = entry.index(b"\0", DEADLINE_DIGITS)
+            channels = entry[DEADLINE_DIGITS:sep].decode("utf-8").split(",")
+            if int(entry[:DEADLINE_DIGITS]) <= now:
+                local.counters.expired += len(channels)
+                for channel in channels:
+                    acks.dropped(channel)
+                continue
+            payload = entry[sep + 1 :]
+            for channel in channels:
+                if local.put_nowait(channel, payload):
+                    acks.queued(channel)
+                else:
+                    local.counters.dropped_overflow += 1
+                    acks.dropped(channel)
+                    logger.warning(
+                        "dropped a message for channel %r: its local mailbox is full", channel
+                    )

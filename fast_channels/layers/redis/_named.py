@@ -1,0 +1,111 @@
+"""Receiving from a named channel (e.g. ``"thumbnails"``) that worker processes share.
+
+A named channel is one Redis list. Each message reaches exactly one receiver, in whichever
+process pops it. In a process, one :class:`NamedReader` task per channel and event loop
+pops for the ``receive()`` calls waiting there, never more: it asks for as many messages as
+there are receivers waiting without a message, and if receivers left (were cancelled) while
+it waited, it pushes the surplus back to the head of the list, so no other process is
+starved and nothing is lost. The task ends when no receiver waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fast_channels.layers._local import LocalCore
+from fast_channels.layers.base import logger
+from fast_channels.layers.redis._inbox import (
+    BACKOFF_MAX,
+    DEADLINE_DIGITS,
+    READ_ERRORS,
+    Commands,
+    blmpop,
+    now_ms,
+)
+
+__all__ = ["NamedReader"]
+
+
+class NamedReader:
+    """Pops a named channel's list for the receivers waiting on it in one event loop."""
+
+    def __init__(
+        self, *, client: Commands, key: str, channel: str, local: LocalCore, block: float
+    ) -> None:
+        self._client = client
+        self._key = key
+        self._channel = channel
+        self._local = local
+        self._block = block
+        self.waiting = 0
+        self.errors = 0
+        self._changed = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def enter(self) -> None:
+        """A receiver starts waiting (starts the task if it is not running)."""
+        self.waiting += 1
+        self._changed.set()
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"fast-channels reader {self._key}"
+            )
+
+    def leave(self) -> None:
+        """A receiver got its message, or was cancelled."""
+        self.waiting -= 1
+        self._changed.set()
+
+    def _wanted(self) -> int:
+        return self.waiting - self._local.pending(self._channel)
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            wanted = self._wanted()
+            if wanted <= 0:
+                if self.waiting <= 0:
+                    return
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            try:
+                entries = await blmpop(self._client, self._key, wanted, self._block)
+                if entries:
+                    await self._deliver(entries)
+            except READ_ERRORS as exc:
+                self.errors += 1
+                if self.errors == 1 or self.errors % 100 == 0:
+                    logger.warning(
+                        "reader for channel %r: Redis error (%s: %s), retrying in %.2fs",
+                        self._channel,
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                    )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX)
+                continue
+            backoff = 0.05
+
+    async def _deliver(self, entries: list[bytes]) -> None:
+        now = now_ms()
+        room = self._wanted()
+        surplus: list[bytes] = []
+        for entry in entries:
+            if int(entry[:DEADLINE_DIGITS]) <= now:
+                self._local.counters.expired += 1
+            elif room > 0 and self._local.put_nowait(self._channel, entry[DEADLINE_DIGITS:]):
+                room -= 1
+            else:
+                surplus.append(entry)
+        if surplus:
+            try:
+                await self._client.execute_command("LPUSH", self._key, *reversed(surplus))
+            except BaseException:
+                logger.error(
+                    "lost %d message(s) of channel %r: could not return them to Redis",
+                    len(surplus),
+                    self._channel,
+                )
+                raise

@@ -1,0 +1,16 @@
+-- fast-channels queue layer: add (or refresh) one group membership.
+--
+-- KEYS[1]  the group's sorted set (member channel -> time it was added, in ms)
+-- KEYS[2]  the group's capacity overrides (hash channel -> capacity)
+-- ARGV[1]  now, in ms since the epoch
+-- ARGV[2]  the channel
+-- ARGV[3]  the group expiry in seconds (TTL of both keys)
+-- ARGV[4]  the channel's capacity if it differs from the layer default, else ''
+
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return 1

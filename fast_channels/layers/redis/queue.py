@@ -1,0 +1,334 @@
+"""The Redis queue layer: persistent, per-channel-capacity messaging between processes.
+
+Semantics (on top of :mod:`fast_channels.layers.base`): at most once, FIFO per channel;
+a message waits in Redis until a receiver takes it or ``expiry`` passes, so a message sent
+before anyone receives is delivered when a receiver comes. Named channels (``"thumbnails"``)
+are shared by every process: each message reaches exactly one receiver. Channels made by
+``new_channel()`` are received in the process (and layer object) that made them.
+
+How it is fast (Python CPU per message is the cost, never Redis):
+
+* ``send`` is one Lua script call (``EVALSHA``) that checks capacity and pushes; the
+  message is serialized once. ``group_send`` is one call per Redis server, pushing one
+  entry per *receiving process* (see :mod:`._inbox`), not per member.
+* Commands issued together by one event loop share a round trip (:mod:`._pipe`).
+* ``new_channel()`` channels share one inbox per layer object, drained by one reader
+  task per event loop in batches (:mod:`._inbox`); named channels are popped only for
+  the receivers actually waiting (:mod:`._named`).
+
+Keys, all under ``<prefix>:`` (``flush()`` deletes exactly these): ``q:<channel>`` named
+channel list; ``in:<token>`` a process inbox; ``n:<token>`` its per-channel counts;
+``g:<group>`` group members (sorted set, score = time added, for ``group_expiry``);
+``gc:<group>`` members' capacities when ``channel_capacity`` gives them another one than
+``capacity``. With several hosts, a named channel lives on the host its name hashes to, a
+process inbox on the host its token hashes to, and a membership next to its channel, so
+``group_send`` runs its script once on every host.
+
+Every process must configure the layer alike (prefix, capacities, expiry, keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from fast_channels.exceptions import ConfigurationError
+from fast_channels.layers._local import Payload
+from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer, logger
+from fast_channels.layers.redis._connection import (
+    REDIS_ERRORS,
+    HostSpec,
+    RedisConnection,
+    connection_error,
+)
+from fast_channels.layers.redis._inbox import Acks, Commands, inbox_entry, now_ms
+from fast_channels.layers.redis._loop import LoopState
+from fast_channels.layers.redis._pipe import Script
+
+__all__ = ["RedisChannelLayer"]
+
+TOKEN_LENGTH = 12
+_PREFIX = re.compile(r"^[a-zA-Z\d\-_.]{1,50}$")
+
+SEND = Script.load("queue_send")
+GROUP_SEND = Script.load("queue_group_send")
+GROUP_ADD = Script.load("queue_group_add")
+GROUP_DISCARD = Script.load("queue_group_discard")
+ACK = Script.load("queue_ack")
+SCRIPTS = (SEND, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK)
+
+
+class RedisChannelLayer(BaseChannelLayer):
+    """A channel layer on Redis lists: messages persist until received or expired.
+
+    ``send`` to a channel holding ``capacity`` messages (per channel, counted in Redis, so
+    every sender sees it) raises ``ChannelFull``; ``group_send`` skips full members,
+    counts them in ``statistics().group_skipped_full`` and logs a warning. Redis
+    unreachable: the call raises ``LayerConnectionError`` within ``socket_timeout``;
+    waiting receivers keep waiting and their reader retries with backoff.
+
+    Connection options are those of :class:`~._connection.RedisConnection`;
+    ``receive_batch`` caps how many messages a reader pops per round trip.
+    """
+
+    def __init__(
+        self,
+        *,
+        hosts: Sequence[HostSpec] | None = None,
+        prefix: str = "asgi",
+        expiry: float = 60,
+        group_expiry: float = 86400,
+        capacity: int = 100,
+        channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
+        symmetric_encryption_keys: Sequence[str | bytes] | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        sentinels: Sequence[tuple[str, int]] | None = None,
+        service_name: str | None = None,
+        sentinel_kwargs: Mapping[str, Any] | None = None,
+        connection_kwargs: Mapping[str, Any] | None = None,
+        max_connections: int = 64,
+        pool_timeout: float = 10.0,
+        socket_timeout: float = 5.0,
+        receive_batch: int = 512,
+    ) -> None:
+        super().__init__(
+            expiry=expiry,
+            group_expiry=group_expiry,
+            capacity=capacity,
+            channel_capacity=channel_capacity,
+            symmetric_encryption_keys=symmetric_encryption_keys,
+            max_message_size=max_message_size,
+        )
+        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
+            raise ConfigurationError(
+                f"prefix must be 1 to 50 ASCII letters, digits, '-', '_' or '.', got {prefix!r}"
+            )
+        if isinstance(receive_batch, bool) or not isinstance(receive_batch, int):
+            raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
+        if receive_batch < 1:
+            raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
+        self.conn = RedisConnection(
+            hosts=hosts,
+            sentinels=sentinels,
+            service_name=service_name,
+            sentinel_kwargs=sentinel_kwargs,
+            connection_kwargs=connection_kwargs,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+            socket_timeout=socket_timeout,
+        )
+        self.prefix = prefix
+        self.receive_batch = receive_batch
+        self._keys = f"{prefix}:"
+        self._ttl = max(1, math.ceil(self.expiry))
+        self._group_ttl = max(1, math.ceil(self.group_expiry))
+        self._block = max(0.01, min(1.0, self.conn.socket_timeout / 2))
+        self._pid = os.getpid()
+        self._token = secrets.token_hex(TOKEN_LENGTH // 2)
+        self._acks = Acks()
+        self._report_scheduled = False
+        self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
+        self._last: LoopState | None = None
+
+    # -- where things live ---------------------------------------------------------------
+
+    @property
+    def token(self) -> str:
+        """The token naming this layer object's inbox in this process."""
+        if os.getpid() != self._pid:  # a forked child gets an inbox of its own
+            self._pid = os.getpid()
+            self._token = secrets.token_hex(TOKEN_LENGTH // 2)
+            self._acks = Acks()
+            self._states = {}
+            self._last = None
+        return self._token
+
+    def shard_of(self, channel: str) -> int:
+        """The Redis host index that holds ``channel``'s messages and memberships."""
+        bang = channel.find("!")
+        if bang < 0:
+            return self.conn.shard_for(channel)
+        return self.conn.shard_for(channel[max(0, bang - TOKEN_LENGTH) : bang])
+
+    def _state(self) -> LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._last
+        if state is not None and state.loop is loop and not state.closed:
+            return state
+        state = self._states.get(loop)
+        if state is None or state.closed:
+            self.token  # noqa: B018 - resets per-process state after a fork
+            state = LoopState(
+                conn=self.conn,
+                local=self.local,
+                acks=self._acks,
+                scripts=SCRIPTS,
+                report=self.report_acks,
+                batch=self.receive_batch,
+                block=self._block,
+                reconcile_every=max(1.0, self.expiry / 2),
+                forget=self._forget,
+            )
+            self._states[loop] = state
+        self._last = state
+        return state
+
+    def _forget(self, state: LoopState) -> None:
+        if self._states.get(state.loop) is state:
+            del self._states[state.loop]
+        if self._last is state:
+            self._last = None
+
+    # -- acknowledgements ------------------------------------------------------------
+
+    def report_acks(self) -> None:
+        """Send the pending per-channel counts to Redis (queued on this loop's pipe)."""
+        self._report_scheduled = False
+        if not self._acks.pending or self._closed:
+            return
+        flat = self._acks.take()
+        token = self.token
+        pipe = self._state().pipes[self.conn.shard_for(token)]
+        future = pipe.submit_script(ACK, (f"{self._keys}n:{token}",), flat)
+        future.add_done_callback(lambda f: self._acks_done(f, flat))
+
+    def _acks_done(self, future: asyncio.Future[object], flat: list[str | int]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._acks.give_back(flat)
+
+    def _schedule_report(self) -> None:
+        if not self._report_scheduled:
+            self._report_scheduled = True
+            asyncio.get_running_loop().call_soon(self.report_acks)
+
+    # -- transport -------------------------------------------------------------------
+
+    async def _send(self, channel: str, data: bytes) -> None:
+        state = self._state()
+        if self._acks.pending:
+            self.report_acks()
+        now = now_ms()
+        deadline = now + int(self.expiry * 1000)
+        bang = channel.find("!")
+        if bang < 0:
+            key = f"{self._keys}q:{channel}"
+            keys = (key, key)
+            args = ("", self.capacity_for(channel), b"%013d%s" % (deadline, data), self._ttl, now)
+            shard = self.conn.shard_for(channel)
+        else:
+            token = channel[max(0, bang - TOKEN_LENGTH) : bang]
+            keys = (f"{self._keys}in:{token}", f"{self._keys}n:{token}")
+            entry = inbox_entry(deadline, channel, data)
+            args = (channel, self.capacity_for(channel), entry, self._ttl, now)
+            shard = self.conn.shard_for(token)
+        if not await state.pipes[shard].submit_script(SEND, keys, args):
+            self.local.counters.rejected_full += 1
+            raise self._full(channel)
+        self.local.counters.sent += 1
+
+    async def _receive(self, channel: str) -> Payload:
+        state = self._state()
+        if "!" in channel:
+            token = self.token
+            state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
+            payload = await self.local.get(channel)
+            self._acks.handed_out(channel)
+            self._schedule_report()
+            return payload
+        reader = state.named_reader(channel, f"{self._keys}q:{channel}")
+        reader.enter()
+        try:
+            return await self.local.get(channel)
+        finally:
+            reader.leave()
+
+    async def _new_channel(self, prefix: str) -> str:
+        return f"{prefix}{self.token}!{self._random_suffix()}"
+
+    def _group_keys(self, group: str) -> tuple[str, str]:
+        return f"{self._keys}g:{group}", f"{self._keys}gc:{group}"
+
+    async def _group_add(self, group: str, channel: str) -> None:
+        capacity = self.capacity_for(channel)
+        override = "" if capacity == self.capacity else capacity
+        args = (now_ms(), channel, self._group_ttl, override)
+        pipe = self._state().pipes[self.shard_of(channel)]
+        await pipe.submit_script(GROUP_ADD, self._group_keys(group), args)
+
+    async def _group_discard(self, group: str, channel: str) -> None:
+        pipe = self._state().pipes[self.shard_of(channel)]
+        await pipe.submit_script(GROUP_DISCARD, self._group_keys(group), (channel,))
+
+    async def _group_send(self, group: str, data: bytes) -> None:
+        state = self._state()
+        if self._acks.pending:
+            self.report_acks()
+        self.local.counters.group_sends += 1
+        now = now_ms()
+        args = (
+            now - int(self.group_expiry * 1000),
+            self.capacity,
+            self._keys,
+            now,
+            b"%013d" % (now + int(self.expiry * 1000)),
+            data,
+            self._ttl,
+            TOKEN_LENGTH,
+        )
+        keys = self._group_keys(group)
+        futures = [pipe.submit_script(GROUP_SEND, keys, args) for pipe in state.pipes]
+        skipped = 0
+        for future in futures:
+            skipped += cast(list[int], await future)[1]
+        if skipped:
+            self.local.counters.group_skipped_full += skipped
+            logger.warning(
+                "group_send to %r skipped %d member(s) whose channel is full", group, skipped
+            )
+
+    async def _flush(self) -> None:
+        state = self._state()
+        pattern = f"{self._keys}*"
+        try:
+            for client in cast(list[Commands], state.clients):
+                cursor = 0
+                while True:
+                    reply = await client.execute_command(
+                        "SCAN", cursor, "MATCH", pattern, "COUNT", 1000
+                    )
+                    cursor = int(cast(list[bytes], reply)[0])
+                    keys = cast(list[list[bytes]], reply)[1]
+                    if keys:
+                        await client.execute_command("UNLINK", *keys)
+                    if cursor == 0:
+                        break
+        except REDIS_ERRORS as exc:
+            raise connection_error(exc, f"flush {self.conn.describe()}") from exc
+        self.local.flush()
+        self._acks.clear()
+
+    async def _aclose(self) -> None:
+        self.local.close()
+        states, self._states, self._last = list(self._states.values()), {}, None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for state in states:
+            if state.loop is running:
+                await state.aclose()
+            elif not state.loop.is_closed():
+                state.loop.call_soon_threadsafe(state.keeper.cancel)
+        await self.conn.aclose()
+
+    def _extra_statistics(self) -> dict[str, int]:
+        stats = {"round_trips": 0, "commands": 0, "reader_batches": 0, "redis_errors": 0}
+        for state in list(self._states.values()):
+            for key, value in state.statistics().items():
+                stats[key] += value
+        return stats
