@@ -120,7 +120,9 @@ class AsyncConsumer:
     scope_type: ClassVar[str | None] = None
     """The ASGI scope ``"type"`` this consumer serves (None: any)."""
 
-    _api_methods: ClassVar[frozenset[str]] = frozenset({"as_asgi", "dispatch"})
+    _api_methods: ClassVar[frozenset[str]] = frozenset(
+        {"as_asgi", "dispatch", "join_group", "leave_group"}
+    )
     """Public methods that no message type may name."""
 
     def __init__(self, **initkwargs: object) -> None:
@@ -172,6 +174,21 @@ class AsyncConsumer:
         return ConsumerError(
             f"{name}'s channel layer and channel name exist only while a connection is served"
         )
+
+    async def join_group(self, group: str) -> None:
+        """Add this connection's channel to ``group``; it is left when the connection ends.
+
+        For groups chosen at run time (``f"room-{room}"``); ``groups`` lists fixed ones.
+        """
+        await self.channel_layer.group_add(group, self.channel_name)
+        if group not in self._joined:
+            self._joined.append(group)
+
+    async def leave_group(self, group: str) -> None:
+        """Remove this connection's channel from ``group`` now (no error if not a member)."""
+        await self.channel_layer.group_discard(group, self.channel_name)
+        if group in self._joined:
+            self._joined.remove(group)
 
     async def dispatch(self, message: Message) -> None:
         """Call the handler of ``message["type"]`` (``"chat.message"`` → ``chat_message``)."""
