@@ -76,3 +76,12 @@ async def memory_setup() -> None:
 
 def setup_nothing() -> None:
     """Registers no layer."""
+
+
+def redis_setup() -> None:
+    """Register the Redis queue layer at ``REDIS_URL`` as the example web app does."""
+    from fast_channels.layers.redis import RedisChannelLayer
+
+    if not has_layers():
+        url = os.environ["REDIS_URL"]
+        register_channel_layer("default", RedisChannelLayer(hosts=[url], prefix="example"))
