@@ -41,7 +41,7 @@ __all__ = ["AsyncConsumer", "ConsumerApp"]
 
 logger = logging.getLogger("fast_channels.consumer")
 
-C = TypeVar("C", bound="AsyncConsumer")
+_C = TypeVar("_C", bound="AsyncConsumer")
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,7 +51,7 @@ class _Envelope:
     error: BaseException | None = None
 
 
-class ConsumerApp(Generic[C]):
+class ConsumerApp(Generic[_C]):
     """The ASGI application of a consumer class, made by ``as_asgi()``.
 
     Each call serves one connection with a new consumer instance. Call it like any ASGI
@@ -60,8 +60,8 @@ class ConsumerApp(Generic[C]):
     FastAPI endpoint that resolved dependencies first.
     """
 
-    def __init__(self, consumer_class: type[C], initkwargs: Mapping[str, object]) -> None:
-        self.consumer_class: type[C] = consumer_class
+    def __init__(self, consumer_class: type[_C], initkwargs: Mapping[str, object]) -> None:
+        self.consumer_class: type[_C] = consumer_class
         self.initkwargs: Mapping[str, object] = MappingProxyType(dict(initkwargs))
         self.__name__ = consumer_class.__name__
         self.__qualname__ = consumer_class.__qualname__
