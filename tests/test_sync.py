@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -22,6 +23,7 @@ from fast_channels.exceptions import (
 )
 from fast_channels.layers import InMemoryChannelLayer
 from fast_channels.types import Message
+from tests.servers import RedisProcess
 
 
 def loop_threads() -> list[threading.Thread]:
@@ -202,3 +204,91 @@ def test_a_forked_child_starts_its_own_loop_thread() -> None:
     # One loop thread in the child (its own), and the child's copy counted its send.
     assert result.get(timeout=10) == "1 2"
     sync.run(layer.aclose)
+
+
+REDIS_SENDER = """
+import sys, threading
+from fast_channels.layers.redis import RedisChannelLayer
+
+layer = RedisChannelLayer(hosts=[sys.argv[1]], prefix="synctest", capacity=2000)
+
+def sender(t: int) -> None:
+    for i in range(50):
+        layer.send_sync("sync.inbox", {"type": "job", "t": t, "i": i})
+
+threads = [threading.Thread(target=sender, args=(t,)) for t in range(20)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+layer.group_send_sync("watchers", {"type": "all.sent"})
+print("sent", flush=True)
+"""
+
+
+@pytest.mark.redis
+async def test_a_plain_python_process_sends_over_redis_from_twenty_threads(
+    redis_server: RedisProcess,
+) -> None:
+    from fast_channels.layers.redis import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[redis_server.url], prefix="synctest", capacity=2000)
+    await layer.flush()
+    watcher = await layer.new_channel()
+    await layer.group_add("watchers", watcher)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-W",
+        "error",
+        "-c",
+        REDIS_SENDER,
+        redis_server.url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert (process.returncode, out, err) == (0, b"sent\n", b"")
+    assert await layer.receive(watcher) == {"type": "all.sent"}
+    per_thread: dict[int, list[int]] = defaultdict(list)
+    for _ in range(1000):
+        message = await layer.receive("sync.inbox")
+        per_thread[message["t"]].append(message["i"])
+    assert per_thread == {t: list(range(50)) for t in range(20)}
+    await layer.flush()
+    await layer.aclose()
+
+
+@pytest.mark.redis
+def test_sync_calls_share_one_pool_and_shutdown_closes_it(redis_server: RedisProcess) -> None:
+    from fast_channels.layers.redis import RedisChannelLayer
+    from tests.layers.redis.queue_helpers import client_count
+
+    sync.shutdown()
+
+    def connections() -> int:
+        return asyncio.run(client_count(redis_server.url))
+
+    def sender() -> None:
+        for _ in range(50):
+            layer.send_sync("pool.x", {"type": "x"})
+
+    baseline = connections()
+    layer = RedisChannelLayer(hosts=[redis_server.url], prefix="pooltest", capacity=5000)
+    counts: list[int] = []
+    for _ in range(3):
+        threads = [threading.Thread(target=sender) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        counts.append(connections() - baseline)
+    assert 1 <= max(counts) <= layer.conn.max_connections
+    assert len(loop_threads()) == 1
+    sync.shutdown()
+    for _ in range(100):  # Redis notices closed sockets on its next event loop turn
+        if connections() == baseline:
+            break
+        time.sleep(0.05)
+    assert connections() == baseline
+    asyncio.run(layer.flush())
+    asyncio.run(layer.aclose())
