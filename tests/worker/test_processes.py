@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sys
 from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
@@ -145,3 +146,35 @@ async def test_sigterm_during_a_job_finishes_it_and_leaves_the_next_for_another_
         processes.append(successor)
         assert await progress(ws) == (2, "started", successor.pid)
         assert await progress(ws) == (2, "done", successor.pid)
+
+
+async def test_the_documented_worker_and_sync_examples_run(
+    redis_server: RedisProcess, layer: RedisChannelLayer, processes: list[Process]
+) -> None:
+    server, port = start_server(redis_server.url)
+    processes.append(server)
+    args = ["--app", "docs.examples.worker_thumbnails:ThumbnailConsumer"]
+    setup = ["--setup", "docs.examples.worker_thumbnails:setup_layers"]
+    worker = Process(
+        [sys.executable, "-m", "fast_channels", "worker", "thumbnails", *args, *setup],
+        redis_url=redis_server.url,
+    )
+    processes.append(worker)
+    worker.wait_for("receiving from 'thumbnails'")
+    user = await layer.new_channel()
+    await layer.group_add("user.3", user)
+    async with websocket(port) as ws:
+        sender = Process(
+            [sys.executable, "-m", "docs.examples.sync_task"], redis_url=redis_server.url
+        )
+        processes.append(sender)
+        sender.wait_for("sent")
+        assert sender.wait() == 0
+        events = [await next_json(ws) for _ in range(3)]
+    assert [(e["job"], e["percent"], e["worker"]) for e in events] == [
+        (1, 0, worker.pid),
+        (1, 50, worker.pid),
+        (1, 100, worker.pid),
+    ]
+    assert events[-1]["thumbnail"] == "thumbs/cat.png"
+    assert await layer.receive(user) == {"type": "export.done", "url": "/exports/3.csv"}
