@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import subprocess
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -25,7 +27,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.stdin is not None:
+        worker.stdin.close()
     if worker.poll() is None:
         worker.terminate()
         try:
@@ -48,11 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         layer_name(url),
         where,
     )
+    # uvicorn re-raises SIGTERM once it has shut down: make that an exit we can clean up after.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = None
     if url is not None:
-        worker = subprocess.Popen([sys.executable, "-m", "demo.worker"])
+        # The worker also stops when this pipe closes, should this process die abruptly.
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "demo.worker", "--stop-when-stdin-closes"],
+            stdin=subprocess.PIPE,
+        )
     try:
         uvicorn.run("demo.app:app", host=args.host, port=args.port, log_level="info")
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: uvicorn has shut down already
     finally:
         if worker is not None:
             _stop(worker)

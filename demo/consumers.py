@@ -52,15 +52,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         query = parse_qs(bytes(self.scope.get("query_string", b"")).decode("latin-1"))
         self.room = room
         self.name = _clean(query.get("name", [""])[0], MAX_NAME) or "someone"
-        await self.channel_layer.group_add(self.room_group, self.channel_name)
+        await self.join_group(self.room_group)  # left by itself when the socket closes
         await self.accept()
         await self.send_json({"kind": "welcome", "room": room, "you": self.channel_name})
         await self._announce(f"{self.name} joined #{room}")
 
     async def disconnect(self, code: int) -> None:
-        """Leave the room (if the handshake got that far) and tell the others."""
+        """Tell the room (if the handshake got that far) that this member left."""
         if self.room:
-            await self.channel_layer.group_discard(self.room_group, self.channel_name)
             await self._announce(f"{self.name} left #{self.room}")
 
     async def receive_json(self, content: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from fast_channels.layers import ChannelLayer, InMemoryChannelLayer
+from fast_channels.layers.redis import RedisChannelLayer
 
 __all__ = ["layer_name", "make_layer", "redis_url"]
 
@@ -18,10 +19,7 @@ def make_layer(url: str | None) -> ChannelLayer:
     """A Redis queue layer on ``url`` (shared by every process), or an in-memory layer."""
     if url is None:
         return InMemoryChannelLayer()
-    raise RuntimeError(
-        f"REDIS_URL={url!r} is set, but fast_channels.layers.redis has no RedisChannelLayer "
-        "yet: unset REDIS_URL to run the demo on the in-memory layer"
-    )
+    return RedisChannelLayer(hosts=[url])
 
 
 def layer_name(url: str | None) -> str:

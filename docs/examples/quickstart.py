@@ -15,11 +15,8 @@ register_channel_layer("default", InMemoryChannelLayer())  # or RedisChannelLaye
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.room = f"chat.{self.scope['path_params']['room']}"  # path parameter -> group
-        await self.channel_layer.group_add(self.room, self.channel_name)
+        await self.join_group(self.room)  # left by itself when the socket closes
         await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(self.room, self.channel_name)
 
     async def receive_json(self, content: Any) -> None:
         message = {"type": "chat.message", "text": content["text"]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,25 +16,9 @@ EXPECT_TIMEOUT_MS = 20_000
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
-def redis_layer_available() -> bool:
-    """Whether ``fast_channels.layers.redis`` provides ``RedisChannelLayer`` yet."""
-    module = importlib.import_module("fast_channels.layers.redis")
-    return hasattr(module, "RedisChannelLayer")
-
-
 LAYERS = [
     pytest.param("in-memory", id="in-memory"),
-    pytest.param(
-        "redis",
-        id="redis",
-        marks=[
-            pytest.mark.redis,
-            pytest.mark.skipif(
-                not redis_layer_available(),
-                reason="fast_channels.layers.redis has no RedisChannelLayer yet (issue 3)",
-            ),
-        ],
-    ),
+    pytest.param("redis", id="redis", marks=pytest.mark.redis),
 ]
 
 

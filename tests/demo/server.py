@@ -83,6 +83,13 @@ class DemoServer:
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
 
+    async def kill_server_only(self) -> None:
+        """SIGKILL the web server alone (a crash), leaving its worker to notice by itself."""
+        process, self.process = self.process, None
+        if process is not None:
+            process.kill()
+            await process.wait()
+
     def output(self) -> str:
         """What the server (and worker) printed so far."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""

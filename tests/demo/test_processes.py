@@ -1,0 +1,80 @@
+"""With Redis, ``python -m demo`` runs jobs in a worker process that never outlives it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.demo.server import DemoServer
+from tests.servers import RedisProcess
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(90)]
+
+EXIT_TIMEOUT = 20.0
+
+
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def wait_until_gone(pid: int) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + EXIT_TIMEOUT
+    while is_running(pid):
+        if loop.time() > deadline:
+            raise AssertionError(f"worker pid {pid} still runs {EXIT_TIMEOUT}s later")
+        await asyncio.sleep(0.05)
+
+
+async def run_a_job(server: DemoServer) -> int:
+    """Run one job to 100 % over a WebSocket; the pid of the worker process that ran it."""
+    ws_url = server.url.replace("http://", "ws://") + "/ws/events"
+    async with connect(ws_url) as events, httpx.AsyncClient() as http:
+        hello = json.loads(await events.recv())
+        response = await http.post(f"{server.url}/jobs", json={"channel": hello["channel"]})
+        assert response.status_code == 202
+        while True:
+            event = json.loads(await events.recv())
+            if event.get("kind") == "job" and event["percent"] == 100:
+                break
+    match = re.fullmatch(r"worker pid (\d+)", event["worker"])
+    assert match, f"the job ran in {event['worker']!r}, not in a worker process"
+    return int(match[1])
+
+
+@pytest.fixture
+def server(redis_server: RedisProcess, tmp_path: Path) -> DemoServer:
+    return DemoServer(tmp_path / "demo.log", redis_url=redis_server.url)
+
+
+async def test_stopping_the_demo_stops_its_worker(server: DemoServer) -> None:
+    await server.start()
+    try:
+        worker = await run_a_job(server)
+        assert is_running(worker)
+    finally:
+        await server.stop()
+    assert not is_running(worker), server.output()
+    assert f"worker pid {worker}: stopped" in server.output()
+
+
+async def test_a_crashed_demo_does_not_leave_its_worker_behind(server: DemoServer) -> None:
+    await server.start()
+    try:
+        worker = await run_a_job(server)
+        await server.kill_server_only()
+        await wait_until_gone(worker)
+    finally:
+        await server.stop()
+    assert f"worker pid {worker}: stdin closed, stopping" in server.output()
