@@ -326,3 +326,50 @@ async def test_app_refuses_partial_calls() -> None:
         await app({"type": "websocket"})
     with pytest.raises(TypeError, match=r"\(websocket\)"):
         await app(FakeWebSocket([]), None, FakeWebSocket([]).send)
+
+
+# -- run-time groups, failing parts ------------------------------------------------------
+
+
+class RoomJoiner(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        await self.join_group("room-1")
+        await self.join_group("room-1")
+        await self.join_group("room-2")
+        await self.leave_group("room-2")
+        await self.accept()
+
+
+async def test_run_time_groups_are_left_at_the_end(memory_layer: InMemoryChannelLayer) -> None:
+    client = WebsocketCommunicator(RoomJoiner, "/")
+    await client.connect()
+    assert memory_layer.statistics().groups == 1
+    await client.disconnect()
+    assert memory_layer.statistics().groups == 0
+
+
+async def test_a_failing_client_receive_ends_the_consumer_with_its_error() -> None:
+    async def receive() -> Message:
+        raise ConnectionResetError("server lost the client")
+
+    async def send(event: Any) -> None:
+        """Nothing is sent before the failure."""
+
+    with pytest.raises(ConnectionResetError, match="server lost the client"):
+        await NoLayer.as_asgi()({"type": "websocket", "path": "/"}, receive, send)
+
+
+async def test_leaving_groups_on_a_closed_layer_is_logged_not_raised(
+    memory_layer: InMemoryChannelLayer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = WebsocketCommunicator(Grouped, "/")
+    await client.connect()
+    await memory_layer.aclose()
+    with pytest.raises(LayerClosedError):
+        await client.receive_output()
+    assert "could not leave group 'g1'" in caplog.text
+
+
+async def test_sending_without_a_connection_is_a_consumer_error() -> None:
+    with pytest.raises(ConsumerError, match="is not serving a connection"):
+        await NoLayer().accept()

@@ -128,6 +128,7 @@ class StateAbuser(AsyncWebsocketConsumer):
         await self._try(self.send("a", b"b"))
         not_text: Any = b"x"
         await self._try(self.send(text_data=not_text))
+        await self._try(self.send(bytes_data=not_text.decode()))
         await self._try(self.close(999))
         await self._try(self.close(1006))
         await self._try(self.close(True))
@@ -158,12 +159,13 @@ async def test_illegal_transitions_raise_naming_the_expected_state() -> None:
     assert "exactly one of text_data= or bytes_data=" in errors[3]
     assert "exactly one of text_data= or bytes_data=" in errors[4]
     assert "needs a str, got bytes" in errors[5]
-    assert "cannot be sent" in errors[6]
     assert "cannot be sent" in errors[7]
-    assert "needs an int" in errors[8]
-    assert "over 123 bytes" in errors[9]
-    assert "send() needs a CONNECTED WebSocket, but it is CLOSED" in errors[10]
-    assert len(errors) == 11
+    assert "cannot be sent" in errors[8]
+    assert "needs an int" in errors[9]
+    assert "over 123 bytes" in errors[10]
+    assert "send(bytes_data=) needs bytes, got str" in errors[6]
+    assert "send() needs a CONNECTED WebSocket, but it is CLOSED" in errors[11]
+    assert len(errors) == 12
 
 
 async def test_accept_validates_headers() -> None:
@@ -305,3 +307,32 @@ def test_state_enum_values() -> None:
         "CLOSED",
         "DISCONNECTED",
     ]
+
+
+class Chatty(AsyncWebsocketConsumer):
+    channel_layer_alias = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.send("one")
+        await self.send("two")
+
+
+async def test_a_peer_that_vanished_mid_send_drops_frames_quietly() -> None:
+    """The server raises OSError (uvicorn: ClientDisconnected) before it tells us."""
+    events: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "go"},
+        {"type": "websocket.disconnect", "code": 1006},
+    ]
+    sent: list[Any] = []
+
+    async def receive() -> Message:
+        return events.pop(0)
+
+    async def send(event: Any) -> None:
+        if event["type"] == "websocket.send":
+            raise OSError("client gone")
+        sent.append(event)
+
+    await Chatty.as_asgi()({"type": "websocket", "path": "/"}, receive, send)
+    assert sent == [{"type": "websocket.accept", "subprotocol": None}]
