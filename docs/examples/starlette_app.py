@@ -1,7 +1,7 @@
 """The same chat on plain Starlette (1.x): routes declared up front, or added later.
 
 ``WebSocketRoute`` and ``Mount`` take ``as_asgi()`` apps; so does the router's
-``add_websocket_route`` (the ``Starlette`` object itself no longer has that method).
+``add_websocket_route`` (the 1.x ``Starlette`` object itself has no such method).
 """
 
 from starlette.applications import Starlette
