@@ -1,9 +1,9 @@
 """The README's FastAPI integration (``main.py``), for FastAPI on Starlette 1.x.
 
 Starlette 1.x application objects have no ``add_websocket_route`` (0.x had it), nor
-have FastAPI apps built on them; the router still has it, so ``ws_app.add_websocket_route(...)`` becomes
-``ws_app.router.add_websocket_route(...)``. (On FastAPI versions whose Starlette is older
-than 1.0, the README's ``ws_app.add_websocket_route(...)`` works as written.)
+have FastAPI apps built on them. The router still has it, so the README's
+``ws_app.add_websocket_route(...)`` becomes ``ws_app.router.add_websocket_route(...)``.
+(On FastAPI versions built on Starlette 0.x, the README's line works as written.)
 """
 
 from fastapi import FastAPI
