@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from types import FrameType
 
 import uvicorn
 
-from demo.layers import layer_name, redis_url
+from demo.layers import RedisUnreachableError, layer_name, probe, redis_url
 
 logger = logging.getLogger("demo")
 
@@ -56,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         layer_name(url),
         where,
     )
+    try:
+        asyncio.run(probe(url))
+    except RedisUnreachableError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
     # uvicorn re-raises SIGTERM once it has shut down: make that an exit we can clean up after.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = None

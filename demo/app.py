@@ -21,7 +21,13 @@ from pydantic import BaseModel, Field
 
 from demo.consumers import NOTIFICATIONS_GROUP, ChatConsumer, EventsConsumer
 from demo.jobs import JOBS_CHANNEL, job_request, serve_jobs
-from demo.layers import layer_name, make_layer, redis_url
+from demo.layers import (
+    RedisUnreachableError,
+    check_reachable,
+    layer_name,
+    make_layer,
+    redis_url,
+)
 from fast_channels.exceptions import ChannelFull, InvalidChannelNameError
 from fast_channels.layers import (
     BaseChannelLayer,
@@ -59,6 +65,11 @@ class Info(BaseModel):
 async def _lifespan(app: FastAPI) -> AsyncGenerator[None]:
     url = redis_url()
     layer = make_layer(url)
+    try:
+        await check_reachable(layer, url)
+    except RedisUnreachableError:
+        await layer.aclose()
+        raise
     register_channel_layer("default", layer)
     in_process = None
     if url is None:

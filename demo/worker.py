@@ -18,7 +18,7 @@ import signal
 import sys
 
 from demo.jobs import JOBS_CHANNEL, serve_jobs
-from demo.layers import make_layer, redis_url
+from demo.layers import RedisUnreachableError, check_reachable, make_layer, redis_url
 
 __all__ = ["main", "work"]
 
@@ -42,6 +42,11 @@ def _cancel_at_eof(task: asyncio.Task[None]) -> None:
 async def work(url: str, *, stop_when_stdin_closes: bool = False) -> None:
     """Serve jobs on the Redis layer at ``url`` until SIGINT or SIGTERM (or stdin's EOF)."""
     layer = make_layer(url)
+    try:
+        await check_reachable(layer, url)
+    except RedisUnreachableError:
+        await layer.aclose()
+        raise
     loop = asyncio.get_running_loop()
     serving = asyncio.create_task(serve_jobs(layer, worker=f"worker pid {os.getpid()}"))
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -74,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     if url is None:
         print("demo.worker needs REDIS_URL (e.g. redis://127.0.0.1:6379)", file=sys.stderr)
         return 2
-    asyncio.run(work(url, stop_when_stdin_closes=args.stop_when_stdin_closes))
+    try:
+        asyncio.run(work(url, stop_when_stdin_closes=args.stop_when_stdin_closes))
+    except RedisUnreachableError as exc:
+        print(f"demo.worker: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

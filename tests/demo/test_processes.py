@@ -1,18 +1,21 @@
-"""With Redis, ``python -m demo`` runs jobs in a worker process that never outlives it."""
+"""With Redis, ``python -m demo`` runs jobs in a worker process that never outlives it,
+and refuses to start, saying why, when ``REDIS_URL`` points nowhere."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.demo.server import DemoServer
-from tests.servers import RedisProcess
+from tests.demo.server import ROOT, DemoServer
+from tests.servers import RedisProcess, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -78,3 +81,22 @@ async def test_a_crashed_demo_does_not_leave_its_worker_behind(server: DemoServe
     finally:
         await server.stop()
     assert f"worker pid {worker}: stdin closed, stopping" in server.output()
+
+
+async def test_an_unreachable_redis_url_stops_the_demo_with_what_to_do() -> None:
+    url = f"redis://127.0.0.1:{free_port()}"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "demo",
+        "--port",
+        str(free_port()),
+        cwd=ROOT,
+        env={**os.environ, "REDIS_URL": url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 1
+    assert f"REDIS_URL={url} is set but Redis does not answer there" in output.decode()
+    assert "unset it to run on the in-memory layer" in output.decode()
