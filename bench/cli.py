@@ -100,6 +100,16 @@ def _summary_line(record: dict[str, Any]) -> str:
     return text
 
 
+def _add_redis_cpu(record: dict[str, Any], cpu: float) -> None:
+    """Redis server CPU over the whole run, per delivery (per operation for churn)."""
+    metrics = record["metrics"]
+    done = metrics.get("churn_ops") or sum(
+        v for k, v in metrics.items() if k.endswith("_deliveries") and isinstance(v, int)
+    )
+    if done:
+        metrics["redis_cpu_us"] = cpu / done * 1e6
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     base = QUICK if args.quick else FULL
@@ -155,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                     shift = rep % max(len(cases), 1)
                     for impl in cases[shift:] + cases[:shift]:
                         redis.flushall()
+                        cpu0 = redis.cpu_seconds()
                         record = run_case(pool, impl, scenario, mode, timing, redis.url, rep)
+                        _add_redis_cpu(record, redis.cpu_seconds() - cpu0)
                         records.append(record)
                         _log(f"[{time.monotonic() - started:6.1f}s] {scenario.key:15} {mode} "
                              f"{impl.key:21} rep {rep}: {_summary_line(record)}")  # fmt: skip

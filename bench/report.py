@@ -21,7 +21,7 @@ LAYER_METRICS = (
     "load_rate", "load_lat_p50_us", "load_lat_p99_us", "load_done_p50_us", "load_done_p99_us",
     "unloaded_lat_p50_us", "unloaded_lat_p99_us", "unloaded_done_p50_us", "unloaded_done_p99_us",
     "load_sender_cpu_us", "load_recv_cpu_us", "load_lost", "load_send_errors",
-    "churn_rate", "churn_errors", "churn_cpu_us",
+    "churn_rate", "churn_errors", "churn_cpu_us", "redis_cpu_us",
     "connect_total_s", "connect_p50_us", "connect_p99_us", "connected",
     "server_cpu_us_per_delivery", "server_rss_per_conn_kib",
 )  # fmt: skip
@@ -29,7 +29,7 @@ LAYER_METRICS = (
 
 @dataclass(frozen=True)
 class Headline:
-    issue: int
+    issue: str
     what: str
     scenario: str
     ours: str
@@ -37,26 +37,31 @@ class Headline:
     """Compared with the best median among these."""
     goal: float
     metric: str = "load_rate"
+    mode: str = "2proc"
 
 
 HEADLINES: tuple[Headline, ...] = (
-    Headline(3, "queue p2p msgs/s vs channels_redis", "p2p", "ours-queue", ("cr-queue",), 5),
-    Headline(3, "queue p2p-concurrent vs channels_redis", "p2p-concurrent", "ours-queue",
+    Headline("#3", "queue p2p msgs/s vs channels_redis", "p2p", "ours-queue", ("cr-queue",), 5),
+    Headline("#3", "queue p2p-concurrent vs channels_redis", "p2p-concurrent", "ours-queue",
              ("cr-queue",), 15),
-    Headline(3, "queue fan-out 1000 vs channels_redis", "fanout-1000", "ours-queue",
+    Headline("#3", "queue fan-out 1000 vs channels_redis", "fanout-1000", "ours-queue",
              ("cr-queue",), 15),
-    Headline(3, "queue p2p vs raw list ceiling (awaited)", "p2p", "ours-queue",
+    Headline("#3", "queue p2p vs raw list ceiling (awaited)", "p2p", "ours-queue",
              ("raw-list-awaited",), 0),
-    Headline(3, "queue p2p-concurrent vs raw list ceiling (pipelined)", "p2p-concurrent",
+    Headline("#3", "queue p2p-concurrent vs raw list ceiling (pipelined)", "p2p-concurrent",
              "ours-queue", ("raw-list-pipelined",), 0),
-    Headline(4, "pub/sub one sender vs raw PUBLISH ceiling", "p2p", "ours-pubsub",
+    Headline("#4", "pub/sub one sender vs raw PUBLISH ceiling", "p2p", "ours-pubsub",
              ("raw-pubsub-awaited",), 0.9),
-    Headline(4, "pub/sub 10 senders vs pipelined ceiling", "p2p-concurrent", "ours-pubsub",
+    Headline("#4", "pub/sub 10 senders vs pipelined ceiling", "p2p-concurrent", "ours-pubsub",
              ("raw-pubsub-pipelined",), 0.8),
-    Headline(4, "pub/sub fan-out 1000 vs fan-out ceiling", "fanout-1000", "ours-pubsub",
+    Headline("#4", "pub/sub fan-out 1000 vs fan-out ceiling", "fanout-1000", "ours-pubsub",
              ("raw-pubsub-awaited", "raw-pubsub-pipelined"), 0.8),
-    Headline(4, "pub/sub fan-out 1000 vs channels_redis pub/sub", "fanout-1000", "ours-pubsub",
+    Headline("#4", "pub/sub fan-out 1000 vs channels_redis pub/sub", "fanout-1000", "ours-pubsub",
              ("cr-pubsub",), 1.5),
+    Headline("e2e", "WebSocket fan-out C=1000 vs Starlette + broadcaster", "e2e-1000",
+             "ours-pubsub", ("broadcaster",), 0, mode="e2e"),
+    Headline("e2e", "WebSocket fan-out C=1000 vs Django Channels", "e2e-1000", "ours-pubsub",
+             ("channels-pubsub",), 0, mode="e2e"),
 )  # fmt: skip
 
 
@@ -83,11 +88,11 @@ def _get(summary: Summary, scenario: str, mode: str, impl: str, metric: str) -> 
     return summary.get((scenario, mode, impl), {}).get(metric, {})
 
 
-def headline_rows(summary: Summary, mode: str = "2proc") -> list[dict[str, Any]]:
+def headline_rows(summary: Summary) -> list[dict[str, Any]]:
     rows = []
     for h in HEADLINES:
-        ours = _get(summary, h.scenario, mode, h.ours, h.metric)
-        candidates = [(_get(summary, h.scenario, mode, v, h.metric), v) for v in h.versus]
+        ours = _get(summary, h.scenario, h.mode, h.ours, h.metric)
+        candidates = [(_get(summary, h.scenario, h.mode, v, h.metric), v) for v in h.versus]
         candidates = [(c, v) for c, v in candidates if c]
         row: dict[str, Any] = {"issue": h.issue, "what": h.what, "scenario": h.scenario,
                                "ours": h.ours, "goal": h.goal or None}  # fmt: skip
@@ -106,9 +111,9 @@ def headline_rows(summary: Summary, mode: str = "2proc") -> list[dict[str, Any]]
         else:
             row.update(versus=" / ".join(h.versus), status="not measured")
         rows.append(row)
-    latency = _get(summary, "p2p", mode, "ours-queue", "unloaded_lat_p50_us")
+    latency = _get(summary, "p2p", "2proc", "ours-queue", "unloaded_lat_p50_us")
     rows.append({
-        "issue": 3, "what": "queue p2p unloaded latency p50 (µs, goal ≤ 400)", "scenario": "p2p",
+        "issue": "#3", "what": "queue p2p unloaded latency p50 (µs, goal ≤ 400)", "scenario": "p2p",
         "ours": "ours-queue", "versus": "-", "goal": 400,
         "ours_median": latency.get("median"),
         "status": ("meets" if latency["median"] <= 400 else "below") if latency
@@ -161,11 +166,11 @@ def _headline_table(summary: Summary) -> list[str]:
     ]
     for row in headline_rows(summary):
         if row["what"].startswith("queue p2p unloaded latency"):
-            lines.append(f"| #{row['issue']} | {row['what']} | {_fmt(row.get('ours_median'))} µs "
+            lines.append(f"| {row['issue']} | {row['what']} | {_fmt(row.get('ours_median'))} µs "
                          f"| - | - | ≤ 400 µs | {row['status']} |")  # fmt: skip
             continue
-        goal = f"≥ {row['goal']}x" if row["goal"] else "(ceiling)"
-        lines.append(f"| #{row['issue']} | {row['what']} | {row['ours']} | {row['versus']} "
+        goal = f"≥ {row['goal']}x" if row["goal"] else "-"
+        lines.append(f"| {row['issue']} | {row['what']} | {row['ours']} | {row['versus']} "
                      f"| {_ratio(row)} | {goal} | {row.get('status', '-')} |")  # fmt: skip
     return lines
 
@@ -187,10 +192,12 @@ def _scenario_tables(
 
         lines += ["", f"### {scenario} — {mode}", ""]
         if scenario == "churn":
-            lines += ["| implementation | ops/s | CPU µs/op | errors |", "|---|---|---|---|"]
+            lines += ["| implementation | ops/s | CPU µs/op | Redis CPU µs/op | errors |",
+                      "|---|---|---|---|---|"]  # fmt: skip
             for impl in impls:
                 lines.append(f"| {names.get(impl, impl)} | {_cell(get(impl, 'churn_rate'))} "
                              f"| {_cell(get(impl, 'churn_cpu_us'), 1, False)} "
+                             f"| {_cell(get(impl, 'redis_cpu_us'), 1, False)} "
                              f"| {_cell(get(impl, 'churn_errors'), 0, False)} |")  # fmt: skip
             continue
         fan = scenario.startswith(("fanout", "e2e"))
@@ -201,8 +208,9 @@ def _scenario_tables(
             lines += [head + " | connect all s | server CPU µs/delivery | RSS KiB/conn | lost |",
                       "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         else:
-            lines += [head + " | sender CPU µs/op | receiver CPU µs/delivery | lost |",
-                      "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            lines += [head + " | sender CPU µs/op | receiver CPU µs/delivery"
+                      " | Redis CPU µs/delivery | lost |",
+                      "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for impl in impls:
             cells = [names.get(impl, impl), _cell(get(impl, "load_rate")),
                      _cell(get(impl, f"load_{lat}_p50_us"), 0, False),
@@ -215,7 +223,8 @@ def _scenario_tables(
                           _cell(get(impl, "server_rss_per_conn_kib"), 1, False)]  # fmt: skip
             else:
                 cells += [_cell(get(impl, "load_sender_cpu_us"), 1, False),
-                          _cell(get(impl, "load_recv_cpu_us"), 1, False)]  # fmt: skip
+                          _cell(get(impl, "load_recv_cpu_us"), 1, False),
+                          _cell(get(impl, "redis_cpu_us"), 2, False)]  # fmt: skip
             cells.append(_cell(get(impl, "load_lost"), 0, False))
             lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -243,7 +252,7 @@ def write_markdown(
         "Latency is send → receipt (fan-out: send → last member's receipt), measured with "
         "`time.monotonic_ns()` carried in the message; *unloaded* = one message in flight.",
         "",
-        "## Headline ratios (issues #3 and #4, two processes)",
+        "## Headline ratios (issues #3 and #4: two processes; e2e: WebSocket fan-out)",
         "",
         *_headline_table(summary),
     ]
@@ -299,11 +308,13 @@ def write_chart(
                       color=[_COLORS.get(roles.get(n, ""), "#555") for n in names])  # fmt: skip
         ax.bar_label(bars, [_short(v) for v in med], fontsize=7, padding=2)
         ax.set_xticks(range(len(rows)), names, rotation=60, ha="right", fontsize=8)
-        ax.set_yscale("log")
         ax.set_title(title, fontsize=10)
-        ax.grid(axis="y", alpha=0.3, which="both")
         if not rows:
             ax.text(0.5, 0.5, "not measured", ha="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
+        ax.set_yscale("log")
+        ax.grid(axis="y", alpha=0.3, which="both")
     axes[0][0].set_ylabel("messages (deliveries) per second, log scale")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _COLORS.values()]
     fig.legend(handles, list(_COLORS), loc="upper right", ncol=3, fontsize=8)

@@ -165,7 +165,7 @@ class Receiver:
     async def stop(self) -> dict[str, Any]:
         for task in self.tasks:
             task.cancel()
-        _, stuck = await asyncio.wait(self.tasks, timeout=5) if self.tasks else (None, set())
+        _, stuck = await asyncio.wait(self.tasks, timeout=2) if self.tasks else (None, set())
         out: dict[str, Any] = {"receiver_errors": self.errors[:5]}
         if stuck:
             out["receiver_errors"].append(f"{len(stuck)} receive() calls ignored cancellation")

@@ -111,6 +111,17 @@ class RedisServer:
         finally:
             client.close()
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server has used so far."""
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        try:
+            info = client.info("cpu")
+        finally:
+            client.close()
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
     def stop(self) -> None:
         if self.proc is not None:
             _stop(self.proc)

@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 import time
 import traceback
+from collections.abc import Coroutine
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -25,6 +26,8 @@ from bench.scenarios import Receiver, run_churn, run_sender, scenario_by_key
 from bench.servers import raise_fd_limit
 
 __all__ = ["JobError", "Pool", "recv_async"]
+
+ABANDON_AFTER = 3.0
 
 
 class JobError(RuntimeError):
@@ -141,18 +144,39 @@ def _jobs() -> dict[str, Any]:
     }
 
 
+def _run_fresh(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """``asyncio.run`` that cannot hang on a task that ignores cancellation.
+
+    (channels_redis's queue layer leaves one ``receive()`` that does; ``asyncio.run`` would
+    wait for it for as long as it likes.) Such tasks are abandoned after a few seconds.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=ABANDON_AFTER))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.set_exception_handler(lambda _loop, _context: None)
+            loop.close()
+
+
 def _run_job(func: Any, job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     """Run one job in a fresh loop; profiled into ``$BENCH_PROFILE_DIR`` when it is set."""
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     if not profile_dir:
-        result: dict[str, Any] = asyncio.run(func(job, ctx))
-        return result
+        return _run_fresh(func(job, ctx))
     import cProfile
 
     name = "-".join(str(job.get(k, "")) for k in ("kind", "impl", "scenario"))
     profiler = cProfile.Profile()
     try:
-        result = profiler.runcall(asyncio.run, func(job, ctx))
+        result: dict[str, Any] = profiler.runcall(_run_fresh, func(job, ctx))
     finally:
         profiler.dump_stats(os.path.join(profile_dir, f"{name}.prof"))
     return result
