@@ -8,6 +8,7 @@ import pytest
 
 PUBLIC_MODULES = [
     "fast_channels.consumer",
+    "fast_channels.consumer.app",
     "fast_channels.consumer.base",
     "fast_channels.consumer.websocket",
     "fast_channels.exceptions",
