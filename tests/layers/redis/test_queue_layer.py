@@ -1,0 +1,283 @@
+"""Redis queue layer specifics beyond the contract suite, against real Redis servers."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from typing import Any, cast
+
+import pytest
+
+from fast_channels.exceptions import ChannelFull, ConfigurationError, LayerConnectionError
+from fast_channels.layers.redis import RedisChannelLayer
+from tests.layers.redis.queue_helpers import client_count, keys, prefix_for, raw
+from tests.servers import RedisProcess, free_port
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest) -> str:
+    return prefix_for(request)
+
+
+async def test_named_channel_persists_until_a_receiver_comes(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    async with RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as sender:
+        for i in range(3):
+            await sender.send("thumbnails", {"type": "job", "i": i})
+    async with RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as worker:
+        got = [(await worker.receive("thumbnails"))["i"] for _ in range(3)]
+        await worker.flush()
+    assert got == [0, 1, 2]
+
+
+async def test_local_channel_persists_until_its_process_receives(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    async with (
+        RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as receiver,
+        RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as sender,
+    ):
+        channel = await receiver.new_channel()
+        await sender.send(channel, {"type": "early"})
+        assert await receiver.receive(channel) == {"type": "early"}
+        await receiver.flush()
+
+
+async def test_hundred_idle_channels_take_a_message_each(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    async with RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as layer:
+        channels = [await layer.new_channel() for _ in range(150)]
+        for channel in channels:
+            await layer.send(channel, {"type": "hello"})
+        crowded = channels[0]
+        for _ in range(99):
+            await layer.send(crowded, {"type": "more"})
+        with pytest.raises(ChannelFull):
+            await layer.send(crowded, {"type": "one too many"})
+        assert layer.statistics().rejected_full == 1
+        await layer.flush()
+
+
+async def test_another_process_sees_channel_full(redis_server: RedisProcess, prefix: str) -> None:
+    async with (
+        RedisChannelLayer(hosts=[redis_server.url], prefix=prefix, capacity=2) as receiver,
+        RedisChannelLayer(hosts=[redis_server.url], prefix=prefix, capacity=2) as sender,
+    ):
+        channel = await receiver.new_channel()
+        await sender.send(channel, {"type": "n", "i": 0})
+        await sender.send(channel, {"type": "n", "i": 1})
+        with pytest.raises(ChannelFull):
+            await sender.send(channel, {"type": "n", "i": 2})
+        assert (await receiver.receive(channel))["i"] == 0
+        for _ in range(200):  # the receiver reports what it handed out in the background
+            try:
+                await sender.send(channel, {"type": "n", "i": 2})
+                break
+            except ChannelFull:
+                await asyncio.sleep(0.01)
+        assert [(await receiver.receive(channel))["i"] for _ in range(2)] == [1, 2]
+        await receiver.flush()
+
+
+async def test_group_send_pushes_one_entry_per_receiving_process(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    async with RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as layer:
+        members = [await layer.new_channel() for _ in range(1000)]
+        await asyncio.gather(*(layer.group_add("crowd", m) for m in members))
+        await layer.group_send("crowd", {"type": "wave"})
+        inbox = f"{prefix}:in:{layer.token}"
+        assert await raw(redis_server.url, "LLEN", inbox) == 1
+        got = await asyncio.gather(*(layer.receive(m) for m in members))
+        assert all(message == {"type": "wave"} for message in got)
+        await layer.flush()
+
+
+async def test_pipelining_shares_round_trips(redis_server: RedisProcess, prefix: str) -> None:
+    async with RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as layer:
+        await layer.send("warm-up", {"type": "x"})
+        before = layer.statistics().extra["round_trips"]
+        await asyncio.gather(*(layer.send(f"ch{i}", {"type": "x"}) for i in range(200)))
+        trips = layer.statistics().extra["round_trips"] - before
+        assert trips < 20
+        await layer.flush()
+
+
+async def test_thousand_concurrent_group_discards_all_succeed(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    async with RedisChannelLayer(
+        hosts=[redis_server.url], prefix=prefix, max_connections=2
+    ) as layer:
+        members = [await layer.new_channel() for _ in range(1000)]
+        await asyncio.gather(*(layer.group_add("room", m) for m in members))
+        results = await asyncio.gather(
+            *(layer.group_discard("room", m) for m in members), return_exceptions=True
+        )
+        assert [r for r in results if r is not None] == []
+        assert await raw(redis_server.url, "ZCARD", f"{prefix}:g:room") == 0
+        assert layer.statistics().extra["redis_errors"] == 0
+        await layer.flush()
+
+
+async def test_group_memberships_expire_in_redis(redis_server: RedisProcess, prefix: str) -> None:
+    async with RedisChannelLayer(hosts=[redis_server.url], prefix=prefix, group_expiry=1) as layer:
+        old = await layer.new_channel()
+        await layer.group_add("room", old)
+        await asyncio.sleep(1.2)
+        fresh = await layer.new_channel()
+        await layer.group_add("room", fresh)
+        await layer.group_send("room", {"type": "hi"})
+        members = await raw(redis_server.url, "ZRANGE", f"{prefix}:g:room", 0, -1)
+        assert members == [fresh.encode()]
+        assert await layer.receive(fresh) == {"type": "hi"}
+        await layer.flush()
+
+
+async def test_flush_deletes_only_its_own_prefix(redis_server: RedisProcess, prefix: str) -> None:
+    url = redis_server.url
+    await raw(url, "SET", f"{prefix}x-unrelated", "keep")
+    async with (
+        RedisChannelLayer(hosts=[url], prefix=prefix) as mine,
+        RedisChannelLayer(hosts=[url], prefix=f"{prefix}x") as theirs,
+    ):
+        for layer in (mine, theirs):
+            channel = await layer.new_channel()
+            await layer.group_add("room", channel)
+            await layer.send("jobs", {"type": "job"})
+            await layer.send(channel, {"type": "direct"})
+        assert await keys(url, f"{prefix}:*")
+        await mine.flush()
+        assert await keys(url, f"{prefix}:*") == []
+        assert len(await keys(url, f"{prefix}x:*")) == 4  # g, in, n, q
+        assert await theirs.receive("jobs") == {"type": "job"}
+        await theirs.flush()
+        assert await keys(url, f"{prefix}x*") == [f"{prefix}x-unrelated".encode()]
+    await raw(url, "DEL", f"{prefix}x-unrelated")
+
+
+async def test_sharding_spreads_keys_over_both_servers(
+    redis_server: RedisProcess, redis_server_2: RedisProcess, prefix: str
+) -> None:
+    hosts = [redis_server.url, redis_server_2.url]
+    async with RedisChannelLayer(hosts=hosts, prefix=prefix) as layer:
+        names = [f"work.{i}" for i in range(20)]
+        for name in names:
+            await layer.send(name, {"type": "job", "name": name})
+        on_one = await keys(hosts[0], f"{prefix}:q:*")
+        on_two = await keys(hosts[1], f"{prefix}:q:*")
+        assert on_one
+        assert on_two
+        assert len(on_one) + len(on_two) == 20
+        for name in names:
+            assert (await layer.receive(name))["name"] == name
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+        await layer.group_add("room", "work.0")
+        await layer.group_send("room", {"type": "all"})
+        assert await layer.receive(channel) == {"type": "all"}
+        assert await layer.receive("work.0") == {"type": "all"}
+        await layer.flush()
+
+
+async def test_sentinel_reaches_the_master(redis_sentinel: RedisProcess, prefix: str) -> None:
+    async with RedisChannelLayer(
+        sentinels=[("127.0.0.1", redis_sentinel.port)],
+        service_name="mymaster",
+        sentinel_kwargs={"socket_timeout": 2},
+        connection_kwargs={"client_name": "fc-queue-test"},
+        prefix=prefix,
+    ) as layer:
+        await layer.send("jobs", {"type": "job"})
+        host, port = cast(
+            list[bytes],
+            await raw(redis_sentinel.url, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"),
+        )
+        master = f"redis://{host.decode()}:{int(port)}"
+        assert await keys(master, f"{prefix}:q:jobs") == [f"{prefix}:q:jobs".encode()]
+        assert await layer.receive("jobs") == {"type": "job"}
+        await layer.flush()
+
+
+async def test_aclose_releases_every_connection(redis_server: RedisProcess, prefix: str) -> None:
+    before = await client_count(redis_server.url)
+    layer = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "x"})
+    await layer.receive(channel)
+    waiter = asyncio.create_task(layer.receive("jobs"))
+    await asyncio.sleep(0.05)
+    assert await client_count(redis_server.url) > before
+    await layer.flush()
+    await layer.aclose()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert await client_count(redis_server.url) == before
+
+
+def test_layer_works_across_event_loops(redis_server: RedisProcess) -> None:
+    layer = RedisChannelLayer(hosts=[redis_server.url], prefix="qt-loops")
+
+    async def round_trip(i: int) -> None:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "n", "i": i})
+        await layer.send("jobs", {"type": "n", "i": i})
+        assert (await layer.receive(channel))["i"] == i
+        assert (await layer.receive("jobs"))["i"] == i
+
+    for i in range(3):
+        asyncio.run(round_trip(i))
+        gc.collect()
+    asyncio.run(layer.flush())
+    asyncio.run(layer.aclose())
+    gc.collect()
+
+
+async def test_unreachable_redis_raises_connection_error(prefix: str) -> None:
+    layer = RedisChannelLayer(hosts=[f"redis://127.0.0.1:{free_port()}"], socket_timeout=2)
+    started = time.monotonic()
+    with pytest.raises(LayerConnectionError, match="unreachable"):
+        await asyncio.wait_for(layer.send("jobs", {"type": "x"}), 20)
+    with pytest.raises(LayerConnectionError):
+        await asyncio.wait_for(layer.group_send("room", {"type": "x"}), 20)
+    with pytest.raises(LayerConnectionError):
+        await asyncio.wait_for(layer.flush(), 20)
+    assert time.monotonic() - started < 20
+    await layer.aclose()
+
+
+async def test_cancelled_named_receive_returns_its_message(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    async with (
+        RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as one,
+        RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as two,
+    ):
+        for _ in range(10):
+            waiter = asyncio.create_task(one.receive("jobs"))
+            await asyncio.sleep(0.01)
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+        await one.send("jobs", {"type": "job"})
+        assert await asyncio.wait_for(two.receive("jobs"), 10) == {"type": "job"}
+        await one.flush()
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"prefix": "has:colon"}, ConfigurationError, "prefix"),
+        ({"prefix": ""}, ConfigurationError, "prefix"),
+        ({"receive_batch": 0}, ConfigurationError, "receive_batch"),
+        ({"hosts": ["redis://x"], "sentinels": [("x", 1)]}, ConfigurationError, "not both"),
+        ({"sentinels": [("x", 1)]}, ConfigurationError, "service_name"),
+        ({"bogus": 1}, TypeError, "bogus"),
+    ],
+)
+def test_bad_options(options: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        RedisChannelLayer(**options)
