@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fast_channels.layers import BaseChannelLayer, InMemoryChannelLayer
-from fast_channels.layers.redis import RedisChannelLayer
+from fast_channels.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
 from tests.servers import RedisProcess
 
 LayerFactory = Callable[[pytest.FixtureRequest, dict[str, Any]], BaseChannelLayer]
@@ -30,6 +30,9 @@ class LayerKind:
     """Messages to a named channel wait for a receiver that comes later."""
     shared: bool = True
     """Two layer objects built alike reach the same channels (a real backend)."""
+    sender_sees_full: bool = True
+    """``send`` to a full channel raises ``ChannelFull``. False for pub/sub, where capacity
+    is the receiving process's mailbox and its ``overflow=`` policy decides (counted)."""
     marks: tuple[pytest.MarkDecorator, ...] = ()
 
     @contextlib.asynccontextmanager
@@ -48,6 +51,37 @@ class LayerKind:
 
 def _in_memory(request: pytest.FixtureRequest, options: dict[str, Any]) -> BaseChannelLayer:
     return InMemoryChannelLayer(**options)
+
+
+def _redis_pubsub(request: pytest.FixtureRequest, options: dict[str, Any]) -> BaseChannelLayer:
+    server: RedisProcess = request.getfixturevalue("redis_server")
+    options.setdefault("prefix", _test_prefix(request))
+    return RedisPubSubChannelLayer(hosts=[server.url], **options)
+
+
+def _redis_pubsub_sharded(
+    request: pytest.FixtureRequest, options: dict[str, Any]
+) -> BaseChannelLayer:
+    one: RedisProcess = request.getfixturevalue("redis_server")
+    two: RedisProcess = request.getfixturevalue("redis_server_2")
+    options.setdefault("prefix", _test_prefix(request))
+    return RedisPubSubChannelLayer(hosts=[one.url, ("127.0.0.1", two.port)], **options)
+
+
+def _redis_pubsub_sentinel(
+    request: pytest.FixtureRequest, options: dict[str, Any]
+) -> BaseChannelLayer:
+    sentinel: RedisProcess = request.getfixturevalue("redis_sentinel")
+    options.setdefault("prefix", _test_prefix(request))
+    return RedisPubSubChannelLayer(
+        sentinels=[("127.0.0.1", sentinel.port)], service_name="mymaster", **options
+    )
+
+
+def _pubsub_kind(name: str, factory: LayerFactory) -> LayerKind:
+    return LayerKind(
+        name, factory, persistent=False, sender_sees_full=False, marks=(pytest.mark.redis,)
+    )
 
 
 def _test_prefix(request: pytest.FixtureRequest) -> str:
@@ -85,4 +119,7 @@ KINDS: list[LayerKind] = [
     LayerKind("redis_queue", _redis_queue, marks=(pytest.mark.redis,)),
     LayerKind("redis_queue_sharded", _redis_queue_sharded, marks=(pytest.mark.redis,)),
     LayerKind("redis_queue_sentinel", _redis_queue_sentinel, marks=(pytest.mark.redis,)),
+    _pubsub_kind("redis_pubsub", _redis_pubsub),
+    _pubsub_kind("redis_pubsub_sharded", _redis_pubsub_sharded),
+    _pubsub_kind("redis_pubsub_sentinel", _redis_pubsub_sentinel),
 ]

@@ -131,7 +131,9 @@ async def test_oversize_message_is_refused(make_layer: MakeLayer) -> None:
     assert (await layer.receive(channel))["type"] == "small"
 
 
-async def test_capacity_is_per_channel(make_layer: MakeLayer) -> None:
+async def test_capacity_is_per_channel(kind: LayerKind, make_layer: MakeLayer) -> None:
+    if not kind.sender_sees_full:
+        pytest.skip(f"{kind.name}: the receiver's mailbox is full, not the channel (next test)")
     layer = await make_layer(capacity=3)
     channel = await layer.new_channel()
     for i in range(3):
@@ -150,15 +152,45 @@ async def test_capacity_is_per_channel(make_layer: MakeLayer) -> None:
     assert [(await layer.receive(channel))["i"] for _ in range(3)] == [1, 2, 3]
 
 
-async def test_channel_capacity_patterns(make_layer: MakeLayer) -> None:
+@pytest.mark.parametrize(
+    ("policy", "kept"),
+    [("drop_oldest", [1, 2, 3]), ("drop_newest", [0, 1, 2]), ("reject", [0, 1, 2])],
+)
+async def test_receiver_capacity_follows_overflow_policy(
+    kind: LayerKind, make_layer: MakeLayer, policy: str, kept: list[int]
+) -> None:
+    """Where ``send`` cannot see a full channel (pub/sub: the receiver is in another
+    process), the receiving mailbox holds ``capacity`` messages and its ``overflow=`` policy
+    decides; every drop is counted, and other channels are not affected."""
+    if kind.sender_sees_full:
+        pytest.skip(f"{kind.name}: send raises ChannelFull (test_capacity_is_per_channel)")
+    layer = await make_layer(capacity=3, overflow=policy)
+    channel, other = await layer.new_channel(), await layer.new_channel()
+    for i in range(4):
+        await layer.send(channel, {"type": "n", "i": i})
+    await layer.send(other, {"type": "n", "i": 9})
+    assert (await layer.receive(other))["i"] == 9  # same inbox: everything before is in
+    assert [(await layer.receive(channel))["i"] for _ in range(3)] == kept
+    assert layer.statistics().dropped_overflow == 1
+    assert await nothing_within(layer, channel, 0.05)
+
+
+async def test_channel_capacity_patterns(kind: LayerKind, make_layer: MakeLayer) -> None:
     layer = await make_layer(capacity=2, channel_capacity={"big*": 5, re.compile(r"^tiny\."): 1})
     assert layer.capacity_for("big.one") == 5
     assert layer.capacity_for("tiny.x") == 1
     assert layer.capacity_for("other") == 2
     tiny = await layer.new_channel("tiny.")
     await layer.send(tiny, {"type": "n"})
-    with pytest.raises(ChannelFull):
+    if kind.sender_sees_full:
+        with pytest.raises(ChannelFull):
+            await layer.send(tiny, {"type": "n"})
+    else:
+        barrier = await layer.new_channel("tiny.")
         await layer.send(tiny, {"type": "n"})
+        await layer.send(barrier, {"type": "n"})
+        await layer.receive(barrier)
+        assert layer.statistics().dropped_overflow == 1
 
 
 async def test_group_send_reaches_every_member(layer: BaseChannelLayer) -> None:
@@ -191,9 +223,12 @@ async def test_group_send_to_empty_group_is_a_no_op(layer: BaseChannelLayer) -> 
 
 
 async def test_group_send_skips_full_members_counts_and_warns(
-    make_layer: MakeLayer, caplog: pytest.LogCaptureFixture
+    kind: LayerKind, make_layer: MakeLayer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    layer = await make_layer(capacity=1)
+    # Pub/sub kinds: a receiver-side mailbox that refuses (REJECT) is what "full" means.
+    layer = await make_layer(
+        capacity=1, **({} if kind.sender_sees_full else {"overflow": "reject"})
+    )
     full, free = await layer.new_channel(), await layer.new_channel()
     await layer.group_add("room", full)
     await layer.group_add("room", free)

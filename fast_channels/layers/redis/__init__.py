@@ -1,5 +1,6 @@
 """The Redis channel layers (``pip install fast-channels[redis]``)."""
 
+from fast_channels.layers.redis.pubsub import RedisPubSubChannelLayer
 from fast_channels.layers.redis.queue import RedisChannelLayer
 
-__all__: list[str] = ["RedisChannelLayer"]
+__all__: list[str] = ["RedisChannelLayer", "RedisPubSubChannelLayer"]

@@ -1,0 +1,320 @@
+"""The Redis pub/sub channel layer: the lowest latency, and nothing kept for absentees.
+
+Transport: ``send`` and ``group_send`` are one ``PUBLISH`` each, whatever the size of the
+group, with no lock around it: concurrent sends share round trips through the shared
+:class:`~fast_channels.layers.redis._pipe.CommandPipe`. Each process holds one subscriber
+connection per Redis shard (:mod:`._subscriber`) whose reader task decodes a group message
+once and puts it into the mailbox of every local member; receivers wait on the shared
+local core.
+
+Redis pub/sub channels used, under ``prefix``:
+
+* ``<prefix>:g:<group>`` per group with a member in some process;
+* ``<prefix>:c:<name>`` per named channel a process receives on, and per *inbox*: all
+  channels made by ``new_channel()`` in one layer object share ``<prefix>:c:<their part
+  before '!'>``, so making a channel costs no round trip after the first, and the part
+  after ``!`` travels with the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fast_channels.exceptions import ConfigurationError
+from fast_channels.layers._local import OverflowPolicy, Payload
+from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer
+from fast_channels.layers.redis._connection import HostSpec, RedisConnection
+from fast_channels.layers.redis._pipe import CommandPipe
+from fast_channels.layers.redis._subscriber import Subscriber, logger
+
+__all__ = ["RedisPubSubChannelLayer"]
+
+_Target = tuple[bool, str, int]
+"""What a subscribed Redis channel is: (is a group, group name or channel head, shard)."""
+
+
+def _policy(value: object) -> OverflowPolicy:
+    if isinstance(value, OverflowPolicy):
+        return value
+    try:
+        return OverflowPolicy(value)
+    except ValueError:
+        choices = ", ".join(repr(p.value) for p in OverflowPolicy)
+        raise ConfigurationError(
+            f"overflow must be an OverflowPolicy or one of {choices}, got {value!r}"
+        ) from None
+
+
+class RedisPubSubChannelLayer(BaseChannelLayer):
+    """A channel layer over Redis PUBLISH/SUBSCRIBE: real-time, at most once, not stored.
+
+    Delivery: a message reaches the processes subscribed to its channel or group *when it
+    is published*. A message to a channel nobody receives on (yet) is gone; there is no
+    persistence, and a message published while a subscriber reconnects is lost. Use
+    :class:`~fast_channels.layers.redis.RedisChannelLayer` for messages that must wait for
+    their receiver. A named channel received on in several processes reaches each of them
+    (it is a broadcast, not a work queue).
+
+    Subscribing is confirmed before ``new_channel()``, ``group_add()`` and the first
+    ``receive()`` on a named channel return, so a message published after them arrives.
+    ``group_discard()`` of the last local member unsubscribes the group.
+
+    Ordering: FIFO per channel for messages from one sender that awaits each send.
+
+    Capacity is local: each channel's mailbox in the receiving process holds
+    ``capacity`` (or ``channel_capacity``) messages; ``send`` cannot see a remote
+    receiver, so it never raises ``ChannelFull``. What a full mailbox does is the named
+    ``overflow`` policy (default :attr:`OverflowPolicy.DROP_OLDEST`: freshest data wins);
+    every dropped message is counted in ``statistics()`` and logged (at most once a
+    second). ``expiry`` drops messages not received in time; ``group_expiry`` ends local
+    memberships not renewed by ``group_add``.
+
+    Cancellation: cancelling ``receive()`` loses no message. ``statistics().extra`` holds
+    ``subscriptions``, ``reconnects`` and ``published_unheard`` (sends that no process was
+    subscribed to).
+    """
+
+    extensions: Sequence[str] = ("groups", "flush")
+
+    def __init__(
+        self,
+        *,
+        hosts: Sequence[HostSpec] | None = None,
+        prefix: str = "asgi",
+        sentinels: Sequence[tuple[str, int]] | None = None,
+        service_name: str | None = None,
+        sentinel_kwargs: Mapping[str, Any] | None = None,
+        connection_kwargs: Mapping[str, Any] | None = None,
+        symmetric_encryption_keys: Sequence[str | bytes] | None = None,
+        capacity: int = 100,
+        channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
+        expiry: float = 60,
+        group_expiry: float = 86400,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        overflow: OverflowPolicy | str = OverflowPolicy.DROP_OLDEST,
+    ) -> None:
+        self.overflow = _policy(overflow)
+        super().__init__(
+            expiry=expiry,
+            group_expiry=group_expiry,
+            capacity=capacity,
+            channel_capacity=channel_capacity,
+            symmetric_encryption_keys=symmetric_encryption_keys,
+            max_message_size=max_message_size,
+        )
+        if not isinstance(prefix, str) or not prefix:
+            raise ConfigurationError(f"prefix must be a non-empty str, got {prefix!r}")
+        self.prefix = prefix
+        self.connection = RedisConnection(
+            hosts=hosts,
+            sentinels=sentinels,
+            service_name=service_name,
+            sentinel_kwargs=sentinel_kwargs,
+            connection_kwargs=connection_kwargs,
+        )
+        self._inbox = self._random_suffix()[:12]
+        self._targets: dict[bytes, _Target] = {}
+        self._keys: dict[str, bytes] = {}
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._subscribers: list[Subscriber] = []
+        self._pipes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[CommandPipe]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._unheard = 0
+        self._next_warning = 0.0
+
+    # -- names --------------------------------------------------------------------------
+
+    def _key(self, kind: str, name: str) -> bytes:
+        cache_key = kind + name
+        key = self._keys.get(cache_key)
+        if key is None:
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            key = self._keys[cache_key] = f"{self.prefix}:{kind}:{name}".encode()
+        return key
+
+    # -- transport ----------------------------------------------------------------------
+
+    async def _publish(self, shard: int, key: bytes, data: bytes) -> int:
+        loop = asyncio.get_running_loop()
+        pipes = self._pipes.get(loop)
+        if pipes is None:
+            where = self.connection.describe()
+            pipes = self._pipes[loop] = [
+                CommandPipe(client.connection_pool, (), where)
+                for client in self.connection.clients()
+            ]
+        count = await pipes[shard].submit(b"PUBLISH", key, data)
+        return count if isinstance(count, int) else 0
+
+    async def _send(self, channel: str, data: bytes) -> None:
+        head, bang, local = channel.partition("!")
+        frame = b"".join((b"!", local.encode(), b"\0", data)) if bang else b"\0" + data
+        shard = self.connection.shard_for(channel)
+        if not await self._publish(shard, self._key("c", head), frame):
+            self._unheard += 1
+        self.local.counters.sent += 1
+
+    async def _group_send(self, group: str, data: bytes) -> None:
+        shard = self.connection.shard_for(group)
+        await self._publish(shard, self._key("g", group), data)
+        self.local.counters.group_sends += 1
+
+    async def _receive(self, channel: str) -> Payload:
+        head = channel.partition("!")[0]
+        await self._subscribe(self._key("c", head), (False, head, self.connection.shard_for(head)))
+        return await self.local.get(channel)
+
+    async def _new_channel(self, prefix: str) -> str:
+        head = f"{prefix}{self._inbox}"
+        await self._subscribe(self._key("c", head), (False, head, self.connection.shard_for(head)))
+        return f"{head}!{self._random_suffix()}"
+
+    async def _group_add(self, group: str, channel: str) -> None:
+        self.local.group_add(group, channel)
+        key = self._key("g", group)
+        try:
+            await self._subscribe(key, (True, group, self.connection.shard_for(group)))
+        except BaseException:
+            if self.local.group_discard(group, channel):
+                self._unsubscribe(key)
+            raise
+
+    async def _group_discard(self, group: str, channel: str) -> None:
+        if self.local.group_discard(group, channel):
+            self._unsubscribe(self._key("g", group))
+
+    async def _flush(self) -> None:
+        # Messages already on their way to this process are flushed too.
+        if self._home is asyncio.get_running_loop():
+            await asyncio.gather(*(sub.sync() for sub in self._subscribers))
+        self.local.flush()
+        for key, (is_group, _, _) in list(self._targets.items()):
+            if is_group:
+                self._unsubscribe(key)
+
+    async def _aclose(self) -> None:
+        self.local.close()
+        subscribers, self._subscribers = self._subscribers, []
+        home, self._home = self._home, None
+        self._targets.clear()
+        loop = asyncio.get_running_loop()
+        if home is loop:
+            for sub in subscribers:
+                await sub.aclose()
+        elif home is not None and home.is_running() and not home.is_closed():
+            for sub in subscribers:
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(sub.aclose(), home))
+        else:
+            for sub in subscribers:
+                sub.retire()
+        for pipe in self._pipes.pop(loop, []):
+            await pipe.aclose()
+        self._pipes.clear()
+        await self.connection.aclose()
+
+    # -- subscriptions (held by the subscribers of one "home" event loop) ----------------
+
+    def _local_subscribers(self) -> list[Subscriber] | None:
+        """This loop's subscribers; None while another running loop holds them."""
+        loop = asyncio.get_running_loop()
+        home = self._home
+        if home is loop:
+            return self._subscribers
+        if home is not None and home.is_running() and not home.is_closed():
+            return None
+        # The loop that held the subscriptions is gone (or idle): take them over here.
+        old = [sub.retire() for sub in self._subscribers]
+        self._home = loop
+        self._subscribers = [
+            Subscriber(
+                client,
+                self._dispatch,
+                timeout=self.connection.socket_timeout,
+                wanted=old[i] if i < len(old) else (),
+            )
+            for i, client in enumerate(self.connection.clients())
+        ]
+        return self._subscribers
+
+    async def _subscribe(self, key: bytes, target: _Target) -> None:
+        self._check_open()
+        self._targets[key] = target
+        subscribers = self._local_subscribers()
+        if subscribers is not None:
+            await subscribers[target[2]].subscribe(key)
+        elif self._home is not None:
+            coro = self._subscribe(key, target)
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._home))
+
+    def _unsubscribe(self, key: bytes) -> None:
+        target = self._targets.pop(key, None)
+        home = self._home
+        if target is None or home is None or not self._subscribers:
+            return
+        sub = self._subscribers[target[2]]
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is home or home.is_closed() or not home.is_running():
+            if running is home:
+                sub.unsubscribe(key)
+            else:
+                sub.wanted.discard(key)
+        else:
+            home.call_soon_threadsafe(sub.unsubscribe, key)
+
+    # -- delivery (the reader task calls this for every message) -------------------------
+
+    def _dispatch(self, key: bytes, data: bytes) -> None:
+        target = self._targets.get(key)
+        if target is None:
+            return
+        is_group, name, _ = target
+        counters = self.local.counters
+        dropped = counters.dropped_overflow
+        if is_group:
+            message = self.decode(name, data)
+            if message is None:
+                return
+            delivered, skipped = self.local.fan_out(name, message)
+            if not delivered and not skipped:
+                self._unsubscribe(key)  # every local membership expired
+            elif skipped:
+                self._warn("group %r: skipped %d member(s) whose channel is full", name, skipped)
+        else:
+            cut = data.find(b"\0")
+            if cut < 0:
+                counters.undecodable += 1
+                logger.error("pub/sub: dropped an unframed message on %r", key)
+                return
+            channel = name + data[:cut].decode() if cut else name
+            if not self.local.put_nowait(channel, data[cut + 1 :]):
+                counters.dropped_overflow += 1
+        if counters.dropped_overflow != dropped:
+            self._warn(
+                "pub/sub: a full mailbox (%s) dropped a message for %r; "
+                "its receiver is not keeping up (raise capacity= or consume faster)",
+                self.overflow.value,
+                name,
+            )
+
+    def _warn(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now >= self._next_warning:
+            self._next_warning = now + 1.0
+            logger.warning(message, *args)
+
+    def _extra_statistics(self) -> dict[str, int]:
+        extra = {"subscriptions": 0, "reconnects": 0, "published_unheard": self._unheard}
+        for sub in self._subscribers:
+            for name, value in sub.statistics().items():
+                extra[name] += value
+        return extra
