@@ -27,16 +27,30 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from fast_channels.layers.redis._connection import REDIS_ERRORS, connection_error, load_script
 
-__all__ = ["Arg", "CommandPipe", "Script"]
+__all__ = ["Arg", "CommandPipe", "Script", "pack"]
 
 Arg = str | bytes | int | float
 """One argument of a Redis command."""
 
 
+def pack(commands: Sequence[tuple[Arg, ...]]) -> bytes:
+    """``commands`` in the Redis protocol (RESP), ready to write in one go."""
+    out: list[bytes] = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            if isinstance(arg, str):
+                arg = arg.encode("utf-8")
+            elif isinstance(arg, int):
+                arg = b"%d" % arg
+            elif isinstance(arg, float):
+                arg = repr(arg).encode("ascii")
+            out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
 class _Connection(Protocol):
     """The few calls the pipe makes on a redis-py asyncio connection."""
-
-    def pack_commands(self, commands: list[tuple[Arg, ...]]) -> list[bytes]: ...
 
     async def send_packed_command(
         self, command: list[bytes], check_health: bool = True
@@ -90,20 +104,51 @@ class CommandPipe:
         self._what = what
         self._loop = asyncio.get_running_loop()
         self._queue: list[_Command] = []
+        self._conn: _Connection | None = None
+        self._busy = False
         self._idle: asyncio.Future[None] | None = None
         self._task = self._loop.create_task(self._run(), name=f"fast-channels pipe {what}")
         self.round_trips = 0
         self.commands = 0
         self.errors = 0
 
-    def submit(self, *args: Arg) -> asyncio.Future[object]:
-        """Queue one command for the next round trip; its future holds the reply."""
-        return self._submit(args, None)
+    async def script(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> object:
+        """Run ``EVALSHA script`` and return its reply.
+
+        A lone caller runs its round trip itself (no task switch); while a round trip is
+        in flight, the command joins the next batch of the writer task instead.
+        """
+        return await self._call(("EVALSHA", script.sha, len(keys), *keys, *args), script)
+
+    async def command(self, *args: Arg) -> object:
+        """Run one plain command (e.g. ``PUBLISH``) and return its reply, batched like
+        :meth:`script`."""
+        return await self._call(args, None)
+
+    async def _call(self, command: tuple[Arg, ...], script: Script | None) -> object:
+        if self._busy or self._queue or self._task.done():
+            return await self._submit(command, script)
+        self._busy = True
+        cmd = _Command(command, self._loop.create_future(), script)
+        try:
+            conn = self._conn or await self._connect()
+            await self._round_trip(conn, [cmd])
+        except REDIS_ERRORS as exc:
+            await self._fail(exc, [cmd])
+        except BaseException:  # cancelled mid round trip: the reply is still on the wire
+            await self._drop()
+            raise
+        finally:
+            self._busy = False
+            if self._queue:
+                self._wake()
+        return await cmd.future
 
     def submit_script(
         self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]
     ) -> asyncio.Future[object]:
-        """Queue ``EVALSHA script`` with ``keys`` and ``args`` for the next round trip."""
+        """Queue ``EVALSHA script`` for the writer's next round trip; the future holds the
+        reply. Commands queued this way run in order, before any later :meth:`script`."""
         return self._submit(("EVALSHA", script.sha, len(keys), *keys, *args), script)
 
     def _submit(self, args: tuple[Arg, ...], script: Script | None) -> asyncio.Future[object]:
@@ -111,53 +156,61 @@ class CommandPipe:
             raise RuntimeError("this command pipe is closed")
         future: asyncio.Future[object] = self._loop.create_future()
         self._queue.append(_Command(args, future, script))
+        if not self._busy:
+            self._wake()
+        return future
+
+    def _wake(self) -> None:
         idle = self._idle
         if idle is not None and not idle.done():
             idle.set_result(None)
-        return future
 
     async def _run(self) -> None:
-        conn: _Connection | None = None
         try:
             while True:
-                if not self._queue:
+                if not self._queue or self._busy:
                     self._idle = self._loop.create_future()
                     await self._idle
                     continue
                 batch, self._queue = self._queue, []
+                self._busy = True
                 try:
-                    if conn is None:
-                        conn = await self._connect()
+                    conn = self._conn or await self._connect()
                     await self._round_trip(conn, batch)
                 except REDIS_ERRORS as exc:
-                    self.errors += 1
-                    if conn is not None:
-                        await self._drop(conn)
-                        conn = None
-                    error = connection_error(exc, f"run a command on Redis at {self._what}")
-                    for cmd in batch:
-                        if not cmd.future.done():
-                            cmd.future.set_exception(error)
+                    await self._fail(exc, batch)
+                finally:
+                    self._busy = False
         finally:
             for cmd in self._queue:
                 cmd.future.cancel()
-            if conn is not None:
-                await self._drop(conn)
+            await self._drop()
+
+    async def _fail(self, exc: BaseException, batch: list[_Command]) -> None:
+        self.errors += 1
+        await self._drop()
+        error = connection_error(exc, f"run a command on Redis at {self._what}")
+        for cmd in batch:
+            if not cmd.future.done():
+                cmd.future.set_exception(error)
 
     async def _connect(self) -> _Connection:
-        conn = await self._pool.get_connection()
+        conn = self._conn = await self._pool.get_connection()
         loads: list[tuple[Arg, ...]] = [("SCRIPT", "LOAD", s.source) for s in self._scripts]
         try:
             if loads:
-                await conn.send_packed_command(conn.pack_commands(loads), check_health=False)
+                await conn.send_packed_command([pack(loads)], check_health=False)
                 for _ in loads:
                     await conn.read_response()
         except BaseException:
-            await self._drop(conn)
+            await self._drop()
             raise
         return conn
 
-    async def _drop(self, conn: _Connection) -> None:
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
         try:
             await conn.disconnect()
         finally:
@@ -166,9 +219,7 @@ class CommandPipe:
     async def _round_trip(self, conn: _Connection, batch: list[_Command]) -> None:
         self.round_trips += 1
         self.commands += len(batch)
-        await conn.send_packed_command(
-            conn.pack_commands([cmd.args for cmd in batch]), check_health=False
-        )
+        await conn.send_packed_command([pack([cmd.args for cmd in batch])], check_health=False)
         for cmd in batch:
             try:
                 reply = await conn.read_response()

@@ -226,7 +226,7 @@ class RedisChannelLayer(BaseChannelLayer):
             entry = inbox_entry(deadline, channel, data)
             args = (channel, self.capacity_for(channel), entry, self._ttl, now)
             shard = self.conn.shard_for(token)
-        if not await state.pipes[shard].submit_script(SEND, keys, args):
+        if not await state.pipes[shard].script(SEND, keys, args):
             self.local.counters.rejected_full += 1
             raise self._full(channel)
         self.local.counters.sent += 1
@@ -258,11 +258,11 @@ class RedisChannelLayer(BaseChannelLayer):
         override = "" if capacity == self.capacity else capacity
         args = (now_ms(), channel, self._group_ttl, override)
         pipe = self._state().pipes[self.shard_of(channel)]
-        await pipe.submit_script(GROUP_ADD, self._group_keys(group), args)
+        await pipe.script(GROUP_ADD, self._group_keys(group), args)
 
     async def _group_discard(self, group: str, channel: str) -> None:
         pipe = self._state().pipes[self.shard_of(channel)]
-        await pipe.submit_script(GROUP_DISCARD, self._group_keys(group), (channel,))
+        await pipe.script(GROUP_DISCARD, self._group_keys(group), (channel,))
 
     async def _group_send(self, group: str, data: bytes) -> None:
         state = self._state()
@@ -281,10 +281,11 @@ class RedisChannelLayer(BaseChannelLayer):
             TOKEN_LENGTH,
         )
         keys = self._group_keys(group)
-        futures = [pipe.submit_script(GROUP_SEND, keys, args) for pipe in state.pipes]
-        skipped = 0
-        for future in futures:
-            skipped += cast(list[int], await future)[1]
+        if len(state.pipes) == 1:
+            replies = [await state.pipes[0].script(GROUP_SEND, keys, args)]
+        else:
+            replies = await asyncio.gather(*(p.script(GROUP_SEND, keys, args) for p in state.pipes))
+        skipped = sum(cast(list[int], reply)[1] for reply in replies)
         if skipped:
             self.local.counters.group_skipped_full += skipped
             logger.warning(
