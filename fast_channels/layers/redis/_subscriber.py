@@ -116,7 +116,8 @@ class Subscriber:
         if self._closed:
             raise LayerClosedError("the channel layer is closed; create a new one")
         conn = self._conn
-        if name in self.wanted:
+        added = name not in self.wanted
+        if not added:
             if conn is not None and name not in self._sent:
                 return
             target = self._sent.get(name, 0) if conn is not None else 0
@@ -130,17 +131,24 @@ class Subscriber:
         try:
             async with asyncio.timeout(self.timeout):
                 await fut
-        except TimeoutError:
-            raise LayerConnectionError(
-                f"Redis did not confirm the subscription to {name.decode()!r} within "
-                f"{self.timeout}s; it is unreachable or overloaded. Retrying later is safe"
-            ) from None
-        finally:
-            waiting = self._waiters.get(name)
-            if waiting is not None and entry in waiting:
-                waiting.remove(entry)
-                if not waiting:
-                    del self._waiters[name]
+        except BaseException as exc:
+            self._forget_waiter(name, entry)
+            if added and name not in self._waiters:
+                self.unsubscribe(name)  # nobody else waits for it: do not hold it
+            if isinstance(exc, TimeoutError):
+                raise LayerConnectionError(
+                    f"Redis did not confirm the subscription to {name.decode()!r} within "
+                    f"{self.timeout}s; it is unreachable or overloaded. Retrying later is safe"
+                ) from None
+            raise
+        self._forget_waiter(name, entry)
+
+    def _forget_waiter(self, name: bytes, entry: tuple[int, asyncio.Future[None]]) -> None:
+        waiting = self._waiters.get(name)
+        if waiting is not None and entry in waiting:
+            waiting.remove(entry)
+            if not waiting:
+                del self._waiters[name]
 
     def unsubscribe(self, name: bytes) -> None:
         """Stop receiving ``name`` (the UNSUBSCRIBE is sent in the background)."""

@@ -150,7 +150,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
                 CommandPipe(client.connection_pool, (), where)
                 for client in self.connection.clients()
             ]
-        count = await pipes[shard].submit(b"PUBLISH", key, data)
+        count = await pipes[shard].command(b"PUBLISH", key, data)
         return count if isinstance(count, int) else 0
 
     async def _send(self, channel: str, data: bytes) -> None:
@@ -280,6 +280,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         is_group, name, _ = target
         counters = self.local.counters
         dropped = counters.dropped_overflow
+        channel = name
         if is_group:
             message = self.decode(name, data)
             if message is None:
@@ -303,7 +304,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
                 "pub/sub: a full mailbox (%s) dropped a message for %r; "
                 "its receiver is not keeping up (raise capacity= or consume faster)",
                 self.overflow.value,
-                name,
+                channel,
             )
 
     def _warn(self, message: str, *args: object) -> None:
