@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     apps = [a for a in E2E_APPS if a.key in _subset(args.e2e_apps, [a.key for a in E2E_APPS])]
     raise_fd_limit()
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop Redis, uvicorn and the workers.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
 
     unavailable: dict[str, str] = {}
     for impl in impls:

@@ -65,7 +65,7 @@ def e2e_unavailable_reason(app: E2EApp) -> str | None:
 async def ws_clients_job(job: dict[str, Any], ctx: Any) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
-    from bench.workers import recv_async
+    from bench.workers import measuring, recv_async
 
     clients: int = job["clients"]
     tracker = Tracker(clients, PipeAckWriter(ctx.ack_out))
@@ -101,6 +101,7 @@ async def ws_clients_job(job: dict[str, Any], ctx: Any) -> dict[str, Any]:
     await asyncio.gather(*(open_one() for _ in range(clients - 1)))
     connect_total = time.monotonic() - t0
     readers = [asyncio.create_task(read(ws)) for ws in sockets]
+    measuring(True)
     await ctx.ready(
         connected=len(sockets),
         connect_errors=len(errors),
@@ -109,6 +110,7 @@ async def ws_clients_job(job: dict[str, Any], ctx: Any) -> dict[str, Any]:
         **summarize_latency(connect_ns, "connect"),
     )
     message = await recv_async(ctx.conn)
+    measuring(False)
     if message != "stop":
         raise RuntimeError(f"expected 'stop', got {message!r}")
     t0 = time.monotonic()
@@ -202,7 +204,7 @@ async def _publish_phase(
 
 
 async def publisher_job(job: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    from bench.workers import recv_async
+    from bench.workers import measuring, recv_async
 
     timing = job["timing"]
     publish, close = await _open_publisher(job["app"], job["url"])
@@ -211,6 +213,7 @@ async def publisher_job(job: dict[str, Any], ctx: Any) -> dict[str, Any]:
         await ctx.ready()
         if await recv_async(ctx.conn) != "go":
             raise RuntimeError("expected 'go'")
+        measuring(True)
         out: dict[str, Any] = {}
         for attempt in range(20):
             # Each attempt is its own phase: a late straggler cannot complete a later one.
@@ -225,6 +228,7 @@ async def publisher_job(job: dict[str, Any], ctx: Any) -> dict[str, Any]:
                                         timing.unloaded_max, timing.stall))  # fmt: skip
         return out
     finally:
+        measuring(False)
         reader.close()
         await close()
 

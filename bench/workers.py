@@ -25,7 +25,7 @@ from bench.impls import by_key, close_layer
 from bench.scenarios import Receiver, run_churn, run_sender, scenario_by_key
 from bench.servers import raise_fd_limit
 
-__all__ = ["JobError", "Pool", "recv_async"]
+__all__ = ["JobError", "Pool", "measuring", "recv_async"]
 
 ABANDON_AFTER = 3.0
 
@@ -69,18 +69,24 @@ class _Context:
         self.conn.send({"event": "ready", **info})
 
 
+async def _start_measuring() -> None:
+    measuring(True)
+
+
 async def _solo(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     impl, scenario, timing = by_key(job["impl"]), scenario_by_key(job["scenario"]), job["timing"]
     layer = await impl.open(job["url"], timing.capacity)
     try:
         if scenario.kind == "churn":
-            return await run_churn(layer, scenario, timing.duration)
+            return await run_churn(layer, scenario, timing.duration, _start_measuring)
         acks = Acks()
         receiver = Receiver(layer, scenario, AckWriter(acks))
         info = await receiver.setup()
+        measuring(True)
         try:
             sent = await run_sender(layer, scenario, info, AckReader(acks), timing)
         finally:
+            measuring(False)
             received = await receiver.stop()
         return {**sent, **received}
     finally:
@@ -96,7 +102,9 @@ async def _receiver(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
         receiver = Receiver(layer, scenario, PipeAckWriter(ctx.ack_out))
         info = await receiver.setup()
         await ctx.ready(**info)
+        measuring(True)
         await _expect(ctx.conn, "stop")
+        measuring(False)
         return await receiver.stop()
     finally:
         await close_layer(layer)
@@ -111,8 +119,10 @@ async def _sender(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     try:
         await ctx.ready()
         await _expect(ctx.conn, "go")
+        measuring(True)
         return await run_sender(layer, scenario, job["info"], acks, timing)
     finally:
+        measuring(False)
         acks.close()
         await close_layer(layer)
 
@@ -124,10 +134,12 @@ async def _churn(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     async def barrier() -> None:
         await ctx.ready()
         await _expect(ctx.conn, "go")
+        measuring(True)
 
     try:
         return await run_churn(layer, scenario, timing.duration, barrier)
     finally:
+        measuring(False)
         await close_layer(layer)
 
 
@@ -166,20 +178,34 @@ def _run_fresh(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
             loop.close()
 
 
+_profiler: Any = None
+
+
+def measuring(on: bool) -> None:
+    """Profile (``$BENCH_PROFILE_DIR``) only what is measured: not setup, not teardown."""
+    if _profiler is not None:
+        if on:
+            _profiler.enable()
+        else:
+            _profiler.disable()
+
+
 def _run_job(func: Any, job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     """Run one job in a fresh loop; profiled into ``$BENCH_PROFILE_DIR`` when it is set."""
+    global _profiler
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
     if not profile_dir:
         return _run_fresh(func(job, ctx))
     import cProfile
 
-    name = "-".join(str(job.get(k, "")) for k in ("kind", "impl", "scenario"))
-    profiler = cProfile.Profile()
+    name = "-".join(str(job.get(k, "")) for k in ("kind", "impl", "scenario", "app"))
+    _profiler = cProfile.Profile()
     try:
-        result: dict[str, Any] = profiler.runcall(_run_fresh, func(job, ctx))
+        return _run_fresh(func(job, ctx))
     finally:
-        profiler.dump_stats(os.path.join(profile_dir, f"{name}.prof"))
-    return result
+        _profiler.disable()
+        _profiler.dump_stats(os.path.join(profile_dir, f"{name.strip('-')}.prof"))
+        _profiler = None
 
 
 def worker_main(conn: Connection, ack_in: Connection | None, ack_out: Connection | None) -> None:
