@@ -132,12 +132,20 @@ def write_json(path: Path, meta: dict[str, Any], records: list[dict[str, Any]]) 
         "meta": meta,
         "headlines": headline_rows(summary),
         "summary": [
-            {"scenario": s, "mode": m, "impl": i, "metrics": metrics}
+            {
+                "scenario": s,
+                "mode": m,
+                "impl": i,
+                "metrics": {k: v for k, v in metrics.items() if k in LAYER_METRICS},
+            }
             for (s, m, i), metrics in sorted(summary.items())
         ],
-        "runs": records,
+        "runs": [],
     }
-    path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    text = json.dumps(doc, indent=1, default=str)
+    runs = ",\n  ".join(json.dumps(r, default=str, separators=(",", ":")) for r in records)
+    text = text.replace('"runs": []', f'"runs": [\n  {runs}\n ]' if records else '"runs": []')
+    path.write_text(text + "\n")
 
 
 def _fmt(value: float | None, digits: int = 0) -> str:
