@@ -54,6 +54,10 @@ DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 _CHANNEL_NAME = re.compile(r"^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$")
 _GROUP_NAME = re.compile(r"^[a-zA-Z\d\-_.]+$")
 _PREFIX = re.compile(r"^[a-zA-Z\d\-_.]*$")
+# Names already found valid (validity depends on the string alone): the hot path of
+# send/receive skips the regex for channels it has seen. Bounded; cleared when full.
+_VALID_CHANNELS: set[str] = set()
+_VALID_CACHE_SIZE = 65_536
 
 
 @runtime_checkable
@@ -190,8 +194,14 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
     def require_valid_channel_name(name: object) -> str:
         """Return ``name`` if it is a valid channel name, else raise
         ``InvalidChannelNameError``."""
-        if isinstance(name, str) and len(name) < MAX_NAME_LENGTH and _CHANNEL_NAME.match(name):
-            return name
+        if isinstance(name, str):
+            if name in _VALID_CHANNELS:
+                return name
+            if len(name) < MAX_NAME_LENGTH and _CHANNEL_NAME.match(name):
+                if len(_VALID_CHANNELS) >= _VALID_CACHE_SIZE:
+                    _VALID_CHANNELS.clear()
+                _VALID_CHANNELS.add(name)
+                return name
         raise InvalidChannelNameError(
             f"invalid channel name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
             "characters of ASCII letters, digits, '-', '_' and '.', optionally followed by "
