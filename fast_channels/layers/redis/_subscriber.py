@@ -43,7 +43,7 @@ MessageHandler = Callable[[bytes, bytes], None]
 
 _ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError, OSError)
 _CHUNK = 1000
-_MAX_BACKOFF = 2.0
+_MAX_BACKOFF = 0.5
 
 
 class _Connection(Protocol):

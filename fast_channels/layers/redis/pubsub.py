@@ -75,8 +75,14 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
     memberships not renewed by ``group_add``.
 
     Cancellation: cancelling ``receive()`` loses no message. ``statistics().extra`` holds
-    ``subscriptions``, ``reconnects`` and ``published_unheard`` (sends that no process was
-    subscribed to).
+    ``subscriptions``, ``reconnects`` and ``published_unheard`` (sends and group sends
+    that no process was subscribed to, e.g. while receivers resubscribe after a Redis
+    restart or failover: this is how a sender learns of them).
+
+    Redis unreachable: ``send``/``group_send`` raise ``LayerConnectionError`` within the
+    socket timeout (5 s, or ``connection_kwargs={"socket_timeout": ...}``), a subscription
+    Redis cannot confirm within 5 s too; subscribers reconnect by themselves (backing off
+    0.05 to 0.5 s) and subscribe again to every channel and group held here.
     """
 
     extensions: Sequence[str] = ("groups", "flush")
@@ -163,7 +169,8 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
 
     async def _group_send(self, group: str, data: bytes) -> None:
         shard = self.connection.shard_for(group)
-        await self._publish(shard, self._key("g", group), data)
+        if not await self._publish(shard, self._key("g", group), data):
+            self._unheard += 1
         self.local.counters.group_sends += 1
 
     async def _receive(self, channel: str) -> Payload:
