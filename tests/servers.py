@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -44,6 +45,14 @@ class RedisProcess:
         """(Re)start on the same port with the same arguments."""
         self.process = _spawn(self.args, self.workdir)
         _wait_ready(self.port, sentinel="--sentinel" in self.args)
+
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): connections stay open, nothing is answered."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process run again (SIGCONT)."""
+        self.process.send_signal(signal.SIGCONT)
 
 
 def _spawn(args: list[str], workdir: Path) -> subprocess.Popen[bytes]:
