@@ -150,6 +150,10 @@ class Subscriber:
             if not waiting:
                 del self._waiters[name]
 
+    def holds(self, name: bytes) -> bool:
+        """Whether Redis has confirmed ``name`` on the live connection."""
+        return self._conn is not None and name in self.wanted and name not in self._sent
+
     def unsubscribe(self, name: bytes) -> None:
         """Stop receiving ``name`` (the UNSUBSCRIBE is sent in the background)."""
         if name not in self.wanted:

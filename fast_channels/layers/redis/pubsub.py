@@ -175,7 +175,14 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
 
     async def _receive(self, channel: str) -> Payload:
         head = channel.partition("!")[0]
-        await self._subscribe(self._key("c", head), (False, head, self.connection.shard_for(head)))
+        key = self._key("c", head)
+        target = self._targets.get(key)
+        if (
+            target is None
+            or self._home is not asyncio.get_running_loop()
+            or not self._subscribers[target[2]].holds(key)
+        ):
+            await self._subscribe(key, (False, head, self.connection.shard_for(head)))
         return await self.local.get(channel)
 
     async def _new_channel(self, prefix: str) -> str:
