@@ -101,6 +101,13 @@ class _Mailbox:
         self.waiters: deque[asyncio.Future[None]] = deque()
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
@@ -134,6 +141,15 @@ class LocalCore:
         now = time.monotonic()
         if now >= self._next_sweep:
             self.sweep(now)
+        return self._put(channel, payload, now, _running_loop())
+
+    def _put(
+        self,
+        channel: str,
+        payload: Payload,
+        now: float,
+        running: asyncio.AbstractEventLoop | None,
+    ) -> bool:
         box = self._boxes.get(channel)
         if box is None:
             box = self._boxes[channel] = _Mailbox()
@@ -148,7 +164,8 @@ class LocalCore:
                     return True
                 items.popleft()
         items.append((now + self.expiry, payload))
-        self._wake_one(box)
+        if box.waiters:
+            self._wake_one(box, running)
         return True
 
     def has_room(self, channel: str) -> bool:
@@ -216,21 +233,18 @@ class LocalCore:
             items.popleft()
             self.counters.expired += 1
 
-    def _wake_one(self, box: _Mailbox) -> None:
+    def _wake_one(self, box: _Mailbox, running: asyncio.AbstractEventLoop | None = None) -> None:
+        """Wake the first live waiter; ``running`` is the caller's loop, if it knows it."""
         waiters = box.waiters
         while waiters:
             fut = waiters.popleft()
             if fut.done():
                 continue
             loop = fut.get_loop()
-            if loop.is_closed():
-                continue
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is loop:
+            if loop is running or (running is None and loop is _running_loop()):
                 fut.set_result(None)
+            elif loop.is_closed():
+                continue
             else:
                 loop.call_soon_threadsafe(_resolve, fut)
             return
@@ -296,15 +310,24 @@ class LocalCore:
         return list(self._groups)
 
     def fan_out(self, group: str, payload: Payload) -> tuple[int, int]:
-        """Put ``payload`` into every member's mailbox; returns (delivered, skipped full)."""
-        delivered = skipped = 0
-        for channel in self.group_channels(group):
-            if self.put_nowait(channel, payload):
-                delivered += 1
-            else:
+        """Put ``payload`` into every member's mailbox; returns (delivered, skipped full).
+
+        One clock read and one loop lookup serve every member.
+        """
+        members = self.group_channels(group)
+        if not members:
+            return 0, 0
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self.sweep(now)
+        running = _running_loop()
+        put = self._put
+        skipped = 0
+        for channel in members:
+            if not put(channel, payload, now, running):
                 skipped += 1
         self.counters.group_skipped_full += skipped
-        return delivered, skipped
+        return len(members) - skipped, skipped
 
     # -- lifecycle -------------------------------------------------------------------
 
