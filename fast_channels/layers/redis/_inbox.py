@@ -8,13 +8,22 @@ task per event loop pops entries in batches (``BLMPOP ... COUNT n``) and puts th
 the local mailboxes (:class:`~fast_channels.layers._local.LocalCore`), where ``receive()``
 waits: no lock between receivers, no task per receiver or message.
 
-Entry layout (bytes): 13-digit deadline in ms since the epoch, the comma-separated member
-channels, a NUL byte, the encoded message. Entries past their deadline are dropped and
-counted as expired.
+Entry layout (bytes): 13-digit deadline in ms since the epoch, the channel (a ``send``) or
+a comma and the comma-separated member channels (a ``group_send``), a NUL byte, the encoded
+message. A group message is decoded once and the same dict goes into every member's mailbox
+(``receive()`` hands out shallow copies). Entries past their deadline are dropped and
+counted as expired; entries not in this layout are dropped, logged and counted as
+undecodable (the reader carries on).
 
 Capacity as the sender sees it: the send script counts, per channel, messages queued and
 not yet handed out (a hash next to the inbox). :class:`Acks` records what this process
-hands to receivers or drops, and the layer reports it back in batches (one script call).
+hands to receivers or drops, and the layer reports it back in batches (one script call),
+lazily: at once when a channel's unreported count reaches a quarter of its capacity,
+otherwise within ``REPORT_DELAY``. ``group_send`` does not count in Redis (that would be
+work per member); this process skips a member whose mailbox is full (counted in
+``group_skipped_full``) and adds the group messages waiting in mailboxes to the counters
+with its next report, so a ``send`` sees them too. Counts that cancel out (a group message
+received before the report) are never sent.
 
 The reader survives Redis errors: it logs, backs off (up to ``BACKOFF_MAX``) and tries
 again, so a restarted or failed-over Redis is picked up within about half a second of
@@ -34,9 +43,20 @@ from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
 from fast_channels.layers.redis._connection import REDIS_ERRORS
 
-__all__ = ["READ_ERRORS", "Acks", "Commands", "InboxReader", "blmpop", "inbox_entry", "now_ms"]
+__all__ = [
+    "READ_ERRORS",
+    "REPORT_DELAY",
+    "Acks",
+    "Commands",
+    "InboxReader",
+    "blmpop",
+    "inbox_entry",
+    "now_ms",
+]
 
 DEADLINE_DIGITS = 13
+REPORT_DELAY = 0.005
+"""Longest time (s) a count that is not urgent waits before it is reported to Redis."""
 BACKOFF_MAX = 0.5
 """Longest pause between a reader's reconnection attempts (a refused connect costs ~nothing)."""
 READ_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError)
@@ -71,7 +91,8 @@ class Acks:
     """Per-channel counts this process owes the counters in Redis.
 
     ``outstanding`` counts messages put into a local mailbox and not yet handed out;
-    ``pending`` counts messages handed out (or dropped) and not yet reported.
+    ``pending`` holds, per channel, how much its Redis counter is to go down (negative:
+    up, for group messages waiting in a mailbox); zero counts are not kept.
     """
 
     __slots__ = ("outstanding", "pending")
@@ -80,22 +101,33 @@ class Acks:
         self.outstanding: dict[str, int] = {}
         self.pending: dict[str, int] = {}
 
-    def queued(self, channel: str) -> None:
-        """One message for ``channel`` went into its local mailbox."""
+    def queued(self, channel: str, *, group: bool = False) -> None:
+        """One message for ``channel`` went into its local mailbox (``group``: uncounted
+        in Redis so far)."""
         self.outstanding[channel] = self.outstanding.get(channel, 0) + 1
+        if group:
+            self.dropped(channel, -1)
 
-    def handed_out(self, channel: str) -> None:
-        """A receiver took one message of ``channel`` from its mailbox."""
+    def handed_out(self, channel: str) -> int:
+        """A receiver took one message of ``channel`` from its mailbox; returns what is
+        now pending for the channel."""
         left = self.outstanding.get(channel, 0) - 1
         if left > 0:
             self.outstanding[channel] = left
         else:
             self.outstanding.pop(channel, None)
-        self.dropped(channel)
+        return self.dropped(channel)
 
-    def dropped(self, channel: str, count: int = 1) -> None:
-        """``count`` messages of ``channel`` left the system without a mailbox."""
-        self.pending[channel] = self.pending.get(channel, 0) + count
+    def dropped(self, channel: str, count: int = 1) -> int:
+        """``count`` messages of ``channel`` left the system without a mailbox; returns
+        what is now pending for the channel."""
+        pending = self.pending
+        owed = pending.get(channel, 0) + count
+        if owed:
+            pending[channel] = owed
+        else:
+            del pending[channel]
+        return owed
 
     def reconcile(self, local: LocalCore) -> None:
         """Report messages that expired in their mailbox since they were queued."""
@@ -190,9 +222,15 @@ class InboxReader:
         local, acks = self._local, self._acks
         now = now_ms()
         for entry in entries:
-            sep = entry.index(b"\0", DEADLINE_DIGITS)
-            channels = entry[DEADLINE_DIGITS:sep].decode("utf-8").split(",")
-            if int(entry[:DEADLINE_DIGITS]) <= now:
+            try:
+                sep = entry.index(b"\0", DEADLINE_DIGITS)
+                channels = entry[DEADLINE_DIGITS:sep].decode("utf-8").split(",")
+                deadline = int(entry[:DEADLINE_DIGITS])
+            except ValueError:  # not written by this layer: never let it stop the reader
+                local.counters.undecodable += 1
+                logger.error("dropped a malformed entry of inbox %s: %r", self._key, entry[:40])
+                continue
+            if deadline <= now:
                 local.counters.expired += len(channels)
                 for channel in channels:
                     acks.dropped(channel)

@@ -93,7 +93,15 @@ class NamedReader:
         room = self._wanted()
         surplus: list[bytes] = []
         for entry in entries:
-            if int(entry[:DEADLINE_DIGITS]) <= now:
+            try:
+                deadline = int(entry[:DEADLINE_DIGITS])
+            except ValueError:  # not written by this layer: never let it stop the reader
+                self._local.counters.undecodable += 1
+                logger.error(
+                    "dropped a malformed entry of channel %r: %r", self._channel, entry[:40]
+                )
+                continue
+            if deadline <= now:
                 self._local.counters.expired += 1
             elif room > 0 and self._local.put_nowait(self._channel, entry[DEADLINE_DIGITS:]):
                 room -= 1
