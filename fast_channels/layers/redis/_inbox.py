@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
 from fast_channels.layers.redis._connection import REDIS_ERRORS
+from fast_channels.types import Message
 
 __all__ = [
     "READ_ERRORS",
@@ -169,7 +170,8 @@ class InboxReader:
         key: str,
         local: LocalCore,
         acks: Acks,
-        report: Callable[[], None],
+        report: Callable[[bool], None],
+        decode: Callable[[str, bytes], Message | None],
         batch: int,
         block: float,
         reconcile_every: float,
@@ -179,6 +181,7 @@ class InboxReader:
         self._local = local
         self._acks = acks
         self._report = report
+        self._decode = decode
         self._batch = batch
         self._block = block
         self._reconcile_every = reconcile_every
@@ -215,7 +218,7 @@ class InboxReader:
                 next_reconcile = time.monotonic() + self._reconcile_every
                 self._acks.reconcile(self._local)
             if self._acks.pending:
-                self._report()
+                self._report(False)
 
     def deliver(self, entries: list[bytes]) -> None:
         """Put each entry's message into its member channels' mailboxes."""
@@ -226,22 +229,45 @@ class InboxReader:
                 sep = entry.index(b"\0", DEADLINE_DIGITS)
                 channels = entry[DEADLINE_DIGITS:sep].decode("utf-8").split(",")
                 deadline = int(entry[:DEADLINE_DIGITS])
+                if channels == [""]:
+                    raise ValueError("no channel")
             except ValueError:  # not written by this layer: never let it stop the reader
                 local.counters.undecodable += 1
                 logger.error("dropped a malformed entry of inbox %s: %r", self._key, entry[:40])
                 continue
-            if deadline <= now:
-                local.counters.expired += len(channels)
-                for channel in channels:
-                    acks.dropped(channel)
-                continue
             payload = entry[sep + 1 :]
-            for channel in channels:
-                if local.put_nowait(channel, payload):
-                    acks.queued(channel)
-                else:
-                    local.counters.dropped_overflow += 1
-                    acks.dropped(channel)
-                    logger.warning(
-                        "dropped a message for channel %r: its local mailbox is full", channel
-                    )
+            if channels[0] == "":
+                self._deliver_group(channels, payload, deadline <= now)
+                continue
+            channel = channels[0]
+            if deadline <= now:
+                local.counters.expired += 1
+                acks.dropped(channel)
+            elif local.put_nowait(channel, payload):
+                acks.queued(channel)
+            else:
+                local.counters.dropped_overflow += 1
+                acks.dropped(channel)
+                logger.warning(
+                    "dropped a message for channel %r: its local mailbox is full", channel
+                )
+
+    def _deliver_group(self, channels: list[str], data: bytes, expired: bool) -> None:
+        """Put one group message (decoded once) into its members' mailboxes, skipping
+        full ones; ``channels[0]`` is empty (the group mark)."""
+        local, acks = self._local, self._acks
+        if expired:
+            local.counters.expired += len(channels) - 1
+            return
+        message = self._decode(channels[1], data)
+        if message is None:
+            return
+        skipped = 0
+        for channel in channels[1:]:
+            if local.put_nowait(channel, message):
+                acks.queued(channel, group=True)
+            else:
+                skipped += 1
+        if skipped:
+            local.counters.group_skipped_full += skipped
+            logger.warning("a group message skipped %d member(s) whose channel is full", skipped)

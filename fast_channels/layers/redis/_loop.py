@@ -19,6 +19,7 @@ from fast_channels.layers.redis._connection import RedisConnection, close_client
 from fast_channels.layers.redis._inbox import Acks, Commands, InboxReader
 from fast_channels.layers.redis._named import NamedReader
 from fast_channels.layers.redis._pipe import CommandPipe, Script
+from fast_channels.types import Message
 
 __all__ = ["LoopState"]
 
@@ -33,7 +34,8 @@ class LoopState:
         local: LocalCore,
         acks: Acks,
         scripts: Sequence[Script],
-        report: Callable[[], None],
+        report: Callable[[bool], None],
+        decode: Callable[[str, bytes], Message | None],
         batch: int,
         block: float,
         reconcile_every: float,
@@ -44,6 +46,7 @@ class LoopState:
         self._local = local
         self._acks = acks
         self._report = report
+        self._decode = decode
         self._batch = batch
         self._block = block
         self._reconcile_every = reconcile_every
@@ -66,6 +69,7 @@ class LoopState:
             local=self._local,
             acks=self._acks,
             report=self._report,
+            decode=self._decode,
             batch=self._batch,
             block=self._block,
             reconcile_every=self._reconcile_every,

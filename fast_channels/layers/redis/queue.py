@@ -46,7 +46,7 @@ from fast_channels.layers.redis._connection import (
     RedisConnection,
     connection_error,
 )
-from fast_channels.layers.redis._inbox import Acks, Commands, inbox_entry, now_ms
+from fast_channels.layers.redis._inbox import REPORT_DELAY, Acks, Commands, inbox_entry, now_ms
 from fast_channels.layers.redis._loop import LoopState
 from fast_channels.layers.redis._pipe import Script
 
@@ -131,7 +131,9 @@ class RedisChannelLayer(BaseChannelLayer):
         self._pid = os.getpid()
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
         self._acks = Acks()
-        self._report_scheduled = False
+        self._report: asyncio.Handle | None = None
+        self._report_urgent = False
+        self._report_loop: asyncio.AbstractEventLoop | None = None
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._last: LoopState | None = None
 
@@ -168,7 +170,8 @@ class RedisChannelLayer(BaseChannelLayer):
                 local=self.local,
                 acks=self._acks,
                 scripts=SCRIPTS,
-                report=self.report_acks,
+                report=self._schedule_report,
+                decode=self.decode,
                 batch=self.receive_batch,
                 block=self._block,
                 reconcile_every=max(1.0, self.expiry / 2),
@@ -188,23 +191,34 @@ class RedisChannelLayer(BaseChannelLayer):
 
     def report_acks(self) -> None:
         """Send the pending per-channel counts to Redis (queued on this loop's pipe)."""
-        self._report_scheduled = False
+        if self._report is not None:
+            self._report.cancel()
+            self._report = None
         if not self._acks.pending or self._closed:
             return
         flat = self._acks.take()
         token = self.token
         pipe = self._state().pipes[self.conn.shard_for(token)]
-        future = pipe.submit_script(ACK, (f"{self._keys}n:{token}",), flat)
+        future = pipe.submit_script(ACK, (f"{self._keys}n:{token}",), (self._ttl, *flat))
         future.add_done_callback(lambda f: self._acks_done(f, flat))
 
     def _acks_done(self, future: asyncio.Future[object], flat: list[str | int]) -> None:
         if future.cancelled() or future.exception() is not None:
             self._acks.give_back(flat)
 
-    def _schedule_report(self) -> None:
-        if not self._report_scheduled:
-            self._report_scheduled = True
-            asyncio.get_running_loop().call_soon(self.report_acks)
+    def _schedule_report(self, urgent: bool) -> None:
+        """Report soon: in this loop iteration if ``urgent``, else within REPORT_DELAY."""
+        report, loop = self._report, asyncio.get_running_loop()
+        if report is not None and self._report_loop is loop and not report.cancelled():
+            if not urgent or self._report_urgent:
+                return
+            report.cancel()
+        self._report_loop = loop
+        self._report_urgent = urgent
+        if urgent:
+            self._report = loop.call_soon(self.report_acks)
+        else:
+            self._report = loop.call_later(REPORT_DELAY, self.report_acks)
 
     # -- transport -------------------------------------------------------------------
 
@@ -237,8 +251,8 @@ class RedisChannelLayer(BaseChannelLayer):
             token = self.token
             state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
             payload = await self.local.get(channel)
-            self._acks.handed_out(channel)
-            self._schedule_report()
+            owed = self._acks.handed_out(channel)
+            self._schedule_report(owed * 4 >= self.capacity_for(channel))
             return payload
         reader = state.named_reader(channel, f"{self._keys}q:{channel}")
         reader.enter()

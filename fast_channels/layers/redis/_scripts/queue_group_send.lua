@@ -12,47 +12,42 @@
 -- ARGV[8]  length of the process token that ends a process-local channel's name before '!'
 --
 -- Process-local members ("...<token>!<random>") are grouped by process: each receiving
--- process gets ONE inbox entry naming its members, so the cost grows with the number of
--- processes, not members. Named members get one list entry each. Full members are skipped.
--- Returns {members reached, members skipped because full}.
+-- process gets ONE inbox entry naming its members (",a,b,c": the leading comma marks a group
+-- entry), so the work here grows with the number of processes, not members; the receiving
+-- process skips (and counts) members whose channel is full. Named members get one list
+-- entry each, unless full. Returns {entries pushed, named members skipped because full}.
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 if #members == 0 then return {0, 0} end
 
-local default_capacity = tonumber(ARGV[2])
-local caps = {}
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  local flat = redis.call('HGETALL', KEYS[2])
-  for i = 1, #flat, 2 do caps[flat[i]] = tonumber(flat[i + 1]) end
-end
-
-local prefix, now, deadline, payload = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local prefix, deadline, payload = ARGV[3], ARGV[5], ARGV[6]
 local ttl, token_length = ARGV[7], tonumber(ARGV[8])
 local by_token, tokens = {}, {}
-local reached, skipped = 0, 0
+local pushed, skipped = 0, 0
+local caps
 
 for _, member in ipairs(members) do
-  local capacity = caps[member] or default_capacity
   local bang = string.find(member, '!', 1, true)
   if bang then
     local token = string.sub(member, bang - token_length, bang - 1)
-    local counter = prefix .. 'n:' .. token
-    if redis.call('HINCRBY', counter, member, 1) > capacity then
-      redis.call('HINCRBY', counter, member, -1)
-      skipped = skipped + 1
-    else
-      local list = by_token[token]
-      if not list then
-        list = {}
-        by_token[token] = list
-        tokens[#tokens + 1] = token
-      end
+    local list = by_token[token]
+    if list then
       list[#list + 1] = member
+    else
+      by_token[token] = {'', member}
+      tokens[#tokens + 1] = token
     end
   else
+    if not caps then
+      caps = {}
+      local flat = redis.call('HGETALL', KEYS[2])
+      for i = 1, #flat, 2 do caps[flat[i]] = tonumber(flat[i + 1]) end
+    end
+    local capacity = caps[member] or tonumber(ARGV[2])
     local key = prefix .. 'q:' .. member
     if redis.call('LLEN', key) >= capacity then
+      local now = tonumber(ARGV[4])
       while true do
         local head = redis.call('LINDEX', key, 0)
         if not head or tonumber(string.sub(head, 1, 13)) > now then break end
@@ -64,17 +59,15 @@ for _, member in ipairs(members) do
     else
       redis.call('RPUSH', key, deadline .. payload)
       redis.call('EXPIRE', key, ttl)
-      reached = reached + 1
+      pushed = pushed + 1
     end
   end
 end
 
 for _, token in ipairs(tokens) do
-  local list = by_token[token]
   local inbox = prefix .. 'in:' .. token
-  redis.call('RPUSH', inbox, deadline .. table.concat(list, ',') .. '\0' .. payload)
+  redis.call('RPUSH', inbox, deadline .. table.concat(by_token[token], ',') .. '\0' .. payload)
   redis.call('EXPIRE', inbox, ttl)
-  redis.call('EXPIRE', prefix .. 'n:' .. token, ttl)
-  reached = reached + #list
+  pushed = pushed + 1
 end
-return {reached, skipped}
+return {pushed, skipped}
