@@ -42,6 +42,7 @@ from redis.exceptions import RedisError
 from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
 from fast_channels.layers.redis._connection import REDIS_ERRORS
+from fast_channels.layers.redis._pipe import pack
 from fast_channels.types import Message
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "Acks",
     "Commands",
     "InboxReader",
+    "Pool",
     "blmpop",
     "inbox_entry",
     "now_ms",
@@ -160,13 +162,37 @@ class Acks:
         self.pending.clear()
 
 
+class _Connection(Protocol):
+    """The calls the reader makes on the redis-py asyncio connection it keeps."""
+
+    async def send_packed_command(
+        self, command: list[bytes], check_health: bool = True
+    ) -> None: ...
+
+    async def read_response(self) -> object: ...
+
+    async def disconnect(self) -> None: ...
+
+
+class Pool(Protocol):
+    """The two calls the reader makes on a redis-py asyncio connection pool."""
+
+    async def get_connection(self) -> _Connection: ...
+
+    async def release(self, connection: _Connection) -> None: ...
+
+
 class InboxReader:
-    """The task that drains one inbox into the local mailboxes, for one event loop."""
+    """The task that drains one inbox into the local mailboxes, for one event loop.
+
+    It keeps one connection of its own (blocked in ``BLMPOP`` most of the time), so a pop
+    costs no trip through the pool; after a Redis error it drops it and takes a new one.
+    """
 
     def __init__(
         self,
         *,
-        client: Commands,
+        pool: Pool,
         key: str,
         local: LocalCore,
         acks: Acks,
@@ -176,7 +202,9 @@ class InboxReader:
         block: float,
         reconcile_every: float,
     ) -> None:
-        self._client = client
+        self._pool = pool
+        self._conn: _Connection | None = None
+        self._pop = [pack([("BLMPOP", block, 1, key, "LEFT", "COUNT", batch)])]
         self._key = key
         self._local = local
         self._acks = acks
@@ -191,12 +219,40 @@ class InboxReader:
             self._run(), name=f"fast-channels inbox {key}"
         )
 
+    async def _blmpop(self) -> list[bytes]:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = await self._pool.get_connection()
+        try:
+            await conn.send_packed_command(self._pop, check_health=False)
+            reply = await conn.read_response()
+        except BaseException:
+            await self._drop()
+            raise
+        if not reply:
+            return []
+        return cast(list[bytes], cast(list[object], reply)[1])
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.disconnect()
+            finally:
+                await self._pool.release(conn)
+
     async def _run(self) -> None:
+        try:
+            await self._read()
+        finally:
+            await self._drop()
+
+    async def _read(self) -> None:
         backoff = 0.05
         next_reconcile = time.monotonic() + self._reconcile_every
         while True:
             try:
-                entries = await blmpop(self._client, self._key, self._batch, self._block)
+                entries = await self._blmpop()
             except READ_ERRORS as exc:
                 self.errors += 1
                 if self.errors == 1 or self.errors % 100 == 0:

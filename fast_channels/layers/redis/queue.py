@@ -127,6 +127,7 @@ class RedisChannelLayer(BaseChannelLayer):
         self._keys = f"{prefix}:"
         self._ttl = max(1, math.ceil(self.expiry))
         self._group_ttl = max(1, math.ceil(self.group_expiry))
+        self._min_capacity = min([self.capacity, *(channel_capacity or {}).values()])
         self._block = max(0.01, min(1.0, self.conn.socket_timeout / 2))
         self._pid = os.getpid()
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
@@ -196,9 +197,12 @@ class RedisChannelLayer(BaseChannelLayer):
             self._report = None
         if not self._acks.pending or self._closed:
             return
+        state = self._states.get(asyncio.get_running_loop())
+        if state is None or state.closed:  # the loop is shutting down: report from the next
+            return
         flat = self._acks.take()
         token = self.token
-        pipe = self._state().pipes[self.conn.shard_for(token)]
+        pipe = state.pipes[self.conn.shard_for(token)]
         future = pipe.submit_script(ACK, (f"{self._keys}n:{token}",), (self._ttl, *flat))
         future.add_done_callback(lambda f: self._acks_done(f, flat))
 
@@ -248,11 +252,13 @@ class RedisChannelLayer(BaseChannelLayer):
     async def _receive(self, channel: str) -> Payload:
         state = self._state()
         if "!" in channel:
-            token = self.token
-            state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
+            inbox = state.inbox
+            if inbox is None or inbox.task.done():
+                token = self.token
+                state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
             payload = await self.local.get(channel)
-            owed = self._acks.handed_out(channel)
-            self._schedule_report(owed * 4 >= self.capacity_for(channel))
+            owed = self._acks.handed_out(channel) * 4
+            self._schedule_report(owed >= self._min_capacity and owed >= self.capacity_for(channel))
             return payload
         reader = state.named_reader(channel, f"{self._keys}q:{channel}")
         reader.enter()
