@@ -11,7 +11,9 @@ The in-memory layer is checked against the full model (capacity 3). On the Redis
 delivery to the receiving process is asynchronous, so whether a message still counts
 against capacity at a given instant depends on timing; they are checked with a capacity
 that is never reached (FIFO, membership, no loss, no duplicate), the queue layer also with
-capacity 3 for ``send`` alone, where the sender's view of capacity is exact.
+capacity 3 for ``send`` alone, where the sender's view of capacity is exact. The pub/sub
+layer applies a membership change to group messages already in flight (see
+``run_against_model``'s ``settle``).
 """
 
 from __future__ import annotations
@@ -61,9 +63,19 @@ class Model:
     skipped: int = 0
 
 
-async def run_against_model(layer: BaseChannelLayer, ops: list[Op], capacity: int) -> None:
+async def run_against_model(
+    layer: BaseChannelLayer, ops: list[Op], capacity: int, *, settle: bool = False
+) -> None:
+    """Run ``ops`` on ``layer`` and on the model, comparing as described above.
+
+    ``settle``: after each ``group_send``, wait until the receiving side has handled it (a
+    marker sent after it on this process's own subscription comes back). The pub/sub layer
+    picks a group's local members when the message *arrives*, so a membership change made
+    while a group message is in flight applies to it; settling makes that moment explicit.
+    """
     model = Model(capacity)
     channels = [await layer.new_channel() for _ in range(CHANNELS)]
+    probe = await layer.new_channel()
     groups = [f"g{i}" for i in range(GROUPS)]
     for number, (op, c, g) in enumerate(ops):
         message = {"type": "m", "n": number}
@@ -82,28 +94,33 @@ async def run_against_model(layer: BaseChannelLayer, ops: list[Op], capacity: in
             model.members[g].discard(c)
         elif op == "group_send":
             await layer.group_send(groups[g], message)
+            if settle:
+                await layer.send(probe, {"type": "probe"})
+                await asyncio.wait_for(layer.receive(probe), 2)
             for member in sorted(model.members[g]):
                 if len(model.queues[member]) >= capacity:
                     model.skipped += 1
                 else:
                     model.queues[member].append(number)
         elif model.queues[c]:
-            got = await asyncio.wait_for(layer.receive(channels[c]), 5)
+            got = await asyncio.wait_for(layer.receive(channels[c]), 2)
             assert got["n"] == model.queues[c].popleft(), f"after {ops[: number + 1]}"
     for c, channel in enumerate(channels):
-        rest = [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in model.queues[c]]
+        rest = [(await asyncio.wait_for(layer.receive(channel), 2))["n"] for _ in model.queues[c]]
         assert rest == list(model.queues[c]), f"channel {c} after {ops}"
         await layer.send(channel, {"type": "end"})
-        assert (await asyncio.wait_for(layer.receive(channel), 5))["type"] == "end"
+        assert (await asyncio.wait_for(layer.receive(channel), 2))["type"] == "end"
     assert layer.statistics().group_skipped_full == model.skipped
 
 
-def _check(make: Callable[[int], BaseChannelLayer], ops: list[Op], capacity: int) -> None:
+def _check(
+    make: Callable[[int], BaseChannelLayer], ops: list[Op], capacity: int, *, settle: bool = False
+) -> None:
     async def main() -> None:
         layer = make(capacity)
         async with layer:
             try:
-                await run_against_model(layer, ops, capacity)
+                await run_against_model(layer, ops, capacity, settle=settle)
             finally:
                 await layer.flush()
 
@@ -155,4 +172,4 @@ def test_redis_pubsub_layer_agrees_with_the_model(
         prefix = "prop" + secrets.token_hex(6)
         return RedisPubSubChannelLayer(hosts=[redis_server.url], prefix=prefix, capacity=capacity)
 
-    _check(make, ops, NEVER_FULL)
+    _check(make, ops, NEVER_FULL, settle=True)
