@@ -19,6 +19,8 @@ How it is fast (Python CPU per message is the cost, never Redis):
 Keys, all under ``<prefix>:`` (``flush()`` deletes exactly these): ``q:<channel>`` named
 channel list; ``in:<token>`` a process inbox; ``n:<token>`` its per-channel counts;
 ``g:<group>`` group members (sorted set, score = time added, for ``group_expiry``);
+``gm:<group>`` the same members by receiving process (hash token -> ``",a,b"``, named
+channels under ``","``), so ``group_send`` reads one string per process;
 ``gc:<group>`` members' capacities when ``channel_capacity`` gives them another one than
 ``capacity``. With several hosts, a named channel lives on the host its name hashes to, a
 process inbox on the host its token hashes to, and a membership next to its channel, so
@@ -61,6 +63,13 @@ GROUP_ADD = Script.load("queue_group_add")
 GROUP_DISCARD = Script.load("queue_group_discard")
 ACK = Script.load("queue_ack")
 SCRIPTS = (SEND, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK)
+
+
+def _member_field(channel: str) -> str:
+    """Where a group's membership hash keeps ``channel``: its process token, or ``","``
+    (never a token) for a named channel."""
+    bang = channel.find("!")
+    return "," if bang < 0 else channel[max(0, bang - TOKEN_LENGTH) : bang]
 
 
 class RedisChannelLayer(BaseChannelLayer):
@@ -270,19 +279,21 @@ class RedisChannelLayer(BaseChannelLayer):
     async def _new_channel(self, prefix: str) -> str:
         return f"{prefix}{self.token}!{self._random_suffix()}"
 
-    def _group_keys(self, group: str) -> tuple[str, str]:
-        return f"{self._keys}g:{group}", f"{self._keys}gc:{group}"
+    def _group_keys(self, group: str) -> tuple[str, str, str]:
+        keys = self._keys
+        return f"{keys}g:{group}", f"{keys}gc:{group}", f"{keys}gm:{group}"
 
     async def _group_add(self, group: str, channel: str) -> None:
         capacity = self.capacity_for(channel)
         override = "" if capacity == self.capacity else capacity
-        args = (now_ms(), channel, self._group_ttl, override)
+        args = (now_ms(), channel, self._group_ttl, override, _member_field(channel))
         pipe = self._state().pipes[self.shard_of(channel)]
         await pipe.script(GROUP_ADD, self._group_keys(group), args)
 
     async def _group_discard(self, group: str, channel: str) -> None:
         pipe = self._state().pipes[self.shard_of(channel)]
-        await pipe.script(GROUP_DISCARD, self._group_keys(group), (channel,))
+        args = (channel, _member_field(channel))
+        await pipe.script(GROUP_DISCARD, self._group_keys(group), args)
 
     async def _group_send(self, group: str, data: bytes) -> None:
         state = self._state()

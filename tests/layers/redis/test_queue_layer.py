@@ -139,6 +139,28 @@ async def test_group_memberships_expire_in_redis(redis_server: RedisProcess, pre
         await layer.flush()
 
 
+async def test_group_discard_removes_only_that_member(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    async with RedisChannelLayer(hosts=[redis_server.url], prefix=prefix) as layer:
+        a, b, c = [await layer.new_channel() for _ in range(3)]
+        for member in ("job", "jobs", a, b, c):
+            await layer.group_add("room", member)
+        await layer.group_add("room", b)  # a refresh adds nothing
+        for member in ("job", b):
+            await layer.group_discard("room", member)
+        await layer.group_discard("room", b)  # no longer a member: a no-op
+        await layer.group_send("room", {"type": "hi"})
+        assert await layer.receive("jobs") == {"type": "hi"}
+        assert [await layer.receive(m) for m in (a, c)] == [{"type": "hi"}] * 2
+        assert await raw(redis_server.url, "LLEN", f"{prefix}:q:job") == 0
+        assert layer.local.pending(b) == 0
+        for member in ("jobs", a, c):
+            await layer.group_discard("room", member)
+        assert await keys(redis_server.url, f"{prefix}:g*") == []
+        await layer.flush()
+
+
 async def test_flush_deletes_only_its_own_prefix(redis_server: RedisProcess, prefix: str) -> None:
     url = redis_server.url
     await raw(url, "SET", f"{prefix}x-unrelated", "keep")
@@ -154,7 +176,7 @@ async def test_flush_deletes_only_its_own_prefix(redis_server: RedisProcess, pre
         assert await keys(url, f"{prefix}:*")
         await mine.flush()
         assert await keys(url, f"{prefix}:*") == []
-        assert len(await keys(url, f"{prefix}x:*")) == 4  # g, in, n, q
+        assert len(await keys(url, f"{prefix}x:*")) == 5  # g, gm, in, n, q
         assert await theirs.receive("jobs") == {"type": "job"}
         await theirs.flush()
         assert await keys(url, f"{prefix}x*") == [f"{prefix}x-unrelated".encode()]

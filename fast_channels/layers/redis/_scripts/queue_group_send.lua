@@ -2,6 +2,8 @@
 --
 -- KEYS[1]  the group's sorted set (member channel -> time it was added, in ms)
 -- KEYS[2]  the group's capacity overrides (hash channel -> capacity; may not exist)
+-- KEYS[3]  the group's members by receiving process (hash token -> ",a,b,c"; named
+--          channels under the field ","), kept by queue_group_add/discard.lua
 -- ARGV[1]  memberships added before this time (ms) have expired and are removed
 -- ARGV[2]  default capacity
 -- ARGV[3]  key prefix ("<layer prefix>:")
@@ -11,63 +13,74 @@
 -- ARGV[7]  TTL of message keys in seconds (the layer's expiry)
 -- ARGV[8]  length of the process token that ends a process-local channel's name before '!'
 --
--- Process-local members ("...<token>!<random>") are grouped by process: each receiving
--- process gets ONE inbox entry naming its members (",a,b,c": the leading comma marks a group
--- entry), so the work here grows with the number of processes, not members; the receiving
--- process skips (and counts) members whose channel is full. Named members get one list
--- entry each, unless full. Returns {entries pushed, named members skipped because full}.
+-- Each receiving process gets ONE inbox entry naming its members (",a,b,c": the leading
+-- comma marks a group entry), read as one string from KEYS[3], so the work here grows with
+-- the number of processes, not members; the receiving process skips (and counts) members
+-- whose channel is full. Named members get one list entry each, unless full.
+-- Returns {entries pushed, named members skipped because full}.
 
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #members == 0 then return {0, 0} end
-
-local prefix, deadline, payload = ARGV[3], ARGV[5], ARGV[6]
-local ttl, token_length = ARGV[7], tonumber(ARGV[8])
-local by_token, tokens = {}, {}
-local pushed, skipped = 0, 0
-local caps
-
-for _, member in ipairs(members) do
-  local bang = string.find(member, '!', 1, true)
-  if bang then
-    local token = string.sub(member, bang - token_length, bang - 1)
-    local list = by_token[token]
-    if list then
-      list[#list + 1] = member
-    else
-      by_token[token] = {'', member}
-      tokens[#tokens + 1] = token
-    end
-  else
-    if not caps then
-      caps = {}
-      local flat = redis.call('HGETALL', KEYS[2])
-      for i = 1, #flat, 2 do caps[flat[i]] = tonumber(flat[i + 1]) end
-    end
-    local capacity = caps[member] or tonumber(ARGV[2])
-    local key = prefix .. 'q:' .. member
-    if redis.call('LLEN', key) >= capacity then
-      local now = tonumber(ARGV[4])
-      while true do
-        local head = redis.call('LINDEX', key, 0)
-        if not head or tonumber(string.sub(head, 1, 13)) > now then break end
-        redis.call('LPOP', key)
+local cutoff = '(' .. ARGV[1]
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+if #expired > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+  local token_length = tonumber(ARGV[8])
+  for _, member in ipairs(expired) do
+    local bang = string.find(member, '!', 1, true)
+    local field = ','
+    if bang then field = string.sub(member, math.max(1, bang - token_length), bang - 1) end
+    local joined = redis.call('HGET', KEYS[3], field)
+    if joined then
+      local padded = joined .. ','
+      local first, last = string.find(padded, ',' .. member .. ',', 1, true)
+      if first then
+        local rest = string.sub(padded, 1, first - 1) .. string.sub(padded, last, -2)
+        if rest == '' then
+          redis.call('HDEL', KEYS[3], field)
+        else
+          redis.call('HSET', KEYS[3], field, rest)
+        end
       end
     end
-    if redis.call('LLEN', key) >= capacity then
-      skipped = skipped + 1
-    else
-      redis.call('RPUSH', key, deadline .. payload)
-      redis.call('EXPIRE', key, ttl)
-      pushed = pushed + 1
-    end
+    redis.call('HDEL', KEYS[2], member)
   end
 end
 
-for _, token in ipairs(tokens) do
-  local inbox = prefix .. 'in:' .. token
-  redis.call('RPUSH', inbox, deadline .. table.concat(by_token[token], ',') .. '\0' .. payload)
-  redis.call('EXPIRE', inbox, ttl)
-  pushed = pushed + 1
+local by_token = redis.call('HGETALL', KEYS[3])
+if #by_token == 0 then return {0, 0} end
+
+local prefix, deadline, payload, ttl = ARGV[3], ARGV[5], ARGV[6], ARGV[7]
+local pushed, skipped = 0, 0
+
+for i = 1, #by_token, 2 do
+  local token, joined = by_token[i], by_token[i + 1]
+  if token ~= ',' then
+    local inbox = prefix .. 'in:' .. token
+    redis.call('RPUSH', inbox, deadline .. joined .. '\0' .. payload)
+    redis.call('EXPIRE', inbox, ttl)
+    pushed = pushed + 1
+  else
+    local caps = {}
+    local flat = redis.call('HGETALL', KEYS[2])
+    for j = 1, #flat, 2 do caps[flat[j]] = tonumber(flat[j + 1]) end
+    local now = tonumber(ARGV[4])
+    for member in string.gmatch(joined, '[^,]+') do
+      local capacity = caps[member] or tonumber(ARGV[2])
+      local key = prefix .. 'q:' .. member
+      if redis.call('LLEN', key) >= capacity then
+        while true do
+          local head = redis.call('LINDEX', key, 0)
+          if not head or tonumber(string.sub(head, 1, 13)) > now then break end
+          redis.call('LPOP', key)
+        end
+      end
+      if redis.call('LLEN', key) >= capacity then
+        skipped = skipped + 1
+      else
+        redis.call('RPUSH', key, deadline .. payload)
+        redis.call('EXPIRE', key, ttl)
+        pushed = pushed + 1
+      end
+    end
+  end
 end
 return {pushed, skipped}
