@@ -42,6 +42,9 @@ MessageHandler = Callable[[bytes, bytes], None]
 """Called by the reader with (Redis channel, data) for every pub/sub message."""
 
 _ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError, OSError)
+# A write also fails with AttributeError when redis-py drops the connection's writer (None)
+# because the connection was closed while the write waited.
+_WRITE_ERRORS: tuple[type[BaseException], ...] = (*_ERRORS, AttributeError)
 _CHUNK = 1000
 _MAX_BACKOFF = 0.5
 
@@ -179,7 +182,7 @@ class Subscriber:
             return  # the reader redoes every subscription on its next connection
         try:
             await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
-        except _ERRORS as exc:
+        except _WRITE_ERRORS as exc:
             logger.debug("subscriber write failed (%s); the reader reconnects", exc)
 
     async def sync(self) -> None:
