@@ -143,7 +143,10 @@ class LayerClosedError(FastChannelsError, RuntimeError):
 class LayerConnectionError(FastChannelsError, ConnectionError):
     """The backend could not be reached within the layer's timeout.
 
-    The message was not sent (for ``send``/``group_send``); retrying later is safe.
+    For ``send``/``group_send``: when Redis could not be reached at all the message was
+    not sent; when the connection broke after the command was written, the command may
+    still have run, so a retry can deliver the message twice (at most once per attempt).
+    The layer reconnects by itself.
     """
 
 

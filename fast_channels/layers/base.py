@@ -51,9 +51,11 @@ logger = logging.getLogger("fast_channels.layers")
 
 MAX_NAME_LENGTH = 100
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
-_CHANNEL_NAME = re.compile(r"^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$")
-_GROUP_NAME = re.compile(r"^[a-zA-Z\d\-_.]+$")
-_PREFIX = re.compile(r"^[a-zA-Z\d\-_.]*$")
+# Matched with fullmatch and re.ASCII: "$" would let a trailing newline through, and
+# \d / \w would accept non-ASCII digits and letters.
+_CHANNEL_NAME = re.compile(r"[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?", re.ASCII)
+_GROUP_NAME = re.compile(r"[a-zA-Z\d\-_.]+", re.ASCII)
+_PREFIX = re.compile(r"[a-zA-Z\d\-_.]*", re.ASCII)
 # Names already found valid (validity depends on the string alone): the hot path of
 # send/receive skips the regex for channels it has seen. Bounded; cleared when full.
 _VALID_CHANNELS: set[str] = set()
@@ -197,7 +199,7 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         if isinstance(name, str):
             if name in _VALID_CHANNELS:
                 return name
-            if len(name) < MAX_NAME_LENGTH and _CHANNEL_NAME.match(name):
+            if len(name) < MAX_NAME_LENGTH and _CHANNEL_NAME.fullmatch(name):
                 if len(_VALID_CHANNELS) >= _VALID_CACHE_SIZE:
                     _VALID_CHANNELS.clear()
                 _VALID_CHANNELS.add(name)
@@ -211,7 +213,7 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
     @staticmethod
     def require_valid_group_name(name: object) -> str:
         """Return ``name`` if it is a valid group name, else raise ``InvalidGroupNameError``."""
-        if isinstance(name, str) and len(name) < MAX_NAME_LENGTH and _GROUP_NAME.match(name):
+        if isinstance(name, str) and len(name) < MAX_NAME_LENGTH and _GROUP_NAME.fullmatch(name):
             return name
         raise InvalidGroupNameError(
             f"invalid group name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
@@ -298,7 +300,7 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
     async def new_channel(self, prefix: str = "specific.") -> str:
         """A new unique channel name, ``prefix`` + a backend part + ``!`` + random."""
         self._check_open()
-        if not isinstance(prefix, str) or not _PREFIX.match(prefix) or len(prefix) > 50:
+        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or len(prefix) > 50:
             raise InvalidChannelNameError(
                 f"invalid channel prefix {prefix!r}: use up to 50 ASCII letters, digits, "
                 "'-', '_' and '.'"

@@ -71,7 +71,10 @@ async def test_new_channel_rejects_bad_prefix(layer: BaseChannelLayer, prefix: A
         await layer.new_channel(prefix)
 
 
-@pytest.mark.parametrize("name", ["", "has space", "ü", "a" * 100, "a!b!c", None, 42, b"x"])
+@pytest.mark.parametrize(
+    "name",
+    ["", "has space", "ü", "a" * 100, "a!b!c", None, 42, b"x", "chat\n", "chat\u0661", "a!\u00e9"],
+)
 async def test_invalid_channel_names_are_rejected(layer: BaseChannelLayer, name: Any) -> None:
     with pytest.raises(InvalidChannelNameError, match="invalid channel name"):
         await layer.send(name, {"type": "x"})
@@ -81,7 +84,9 @@ async def test_invalid_channel_names_are_rejected(layer: BaseChannelLayer, name:
         await layer.group_add("g", name)
 
 
-@pytest.mark.parametrize("name", ["", "a!b", "has space", "a" * 100, None, 7])
+@pytest.mark.parametrize(
+    "name", ["", "a!b", "has space", "a" * 100, None, 7, "room\n", "r\u00f6om"]
+)
 async def test_invalid_group_names_are_rejected(layer: BaseChannelLayer, name: Any) -> None:
     channel = await layer.new_channel()
     with pytest.raises(InvalidGroupNameError, match="invalid group name"):

@@ -54,8 +54,9 @@ _URL_SCHEMES = ("redis://", "rediss://", "unix://")
 def connection_error(exc: BaseException, doing: str) -> LayerConnectionError:
     """A ``LayerConnectionError`` saying what could not be done, chained to ``exc``."""
     error = LayerConnectionError(
-        f"could not {doing}: Redis is unreachable ({type(exc).__name__}: {exc}); "
-        "the message was not sent, retrying later is safe"
+        f"could not {doing}: Redis is unreachable or did not answer ({type(exc).__name__}: {exc}). "
+        "If the connection broke after the command was written it may still have run, "
+        "so a retry can deliver a message twice; the layer reconnects by itself"
     )
     error.__cause__ = exc
     return error
