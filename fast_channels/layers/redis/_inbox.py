@@ -104,22 +104,38 @@ class Acks:
         self.outstanding: dict[str, int] = {}
         self.pending: dict[str, int] = {}
 
-    def queued(self, channel: str, *, group: bool = False) -> None:
-        """One message for ``channel`` went into its local mailbox (``group``: uncounted
-        in Redis so far)."""
+    def queued(self, channel: str) -> None:
+        """One message for ``channel`` went into its local mailbox."""
         self.outstanding[channel] = self.outstanding.get(channel, 0) + 1
-        if group:
-            self.dropped(channel, -1)
+
+    def queued_group(self, channels: list[str]) -> None:
+        """One group message went into each of ``channels``' mailboxes: uncounted in
+        Redis so far, so each counter is to go up by one."""
+        outstanding, pending = self.outstanding, self.pending
+        for channel in channels:
+            outstanding[channel] = outstanding.get(channel, 0) + 1
+            owed = pending.get(channel, 0) - 1
+            if owed:
+                pending[channel] = owed
+            else:
+                del pending[channel]
 
     def handed_out(self, channel: str) -> int:
         """A receiver took one message of ``channel`` from its mailbox; returns what is
         now pending for the channel."""
-        left = self.outstanding.get(channel, 0) - 1
+        outstanding = self.outstanding
+        left = outstanding.get(channel, 0) - 1
         if left > 0:
-            self.outstanding[channel] = left
+            outstanding[channel] = left
         else:
-            self.outstanding.pop(channel, None)
-        return self.dropped(channel)
+            outstanding.pop(channel, None)
+        pending = self.pending
+        owed = pending.get(channel, 0) + 1
+        if owed:
+            pending[channel] = owed
+        else:
+            del pending[channel]
+        return owed
 
     def dropped(self, channel: str, count: int = 1) -> int:
         """``count`` messages of ``channel`` left the system without a mailbox; returns
@@ -318,12 +334,11 @@ class InboxReader:
         message = self._decode(channels[1], data)
         if message is None:
             return
-        skipped = 0
-        for channel in channels[1:]:
-            if local.put_nowait(channel, message):
-                acks.queued(channel, group=True)
-            else:
-                skipped += 1
+        put = local.put_nowait
+        members = channels[1:]
+        accepted = [channel for channel in members if put(channel, message)]
+        acks.queued_group(accepted)
+        skipped = len(members) - len(accepted)
         if skipped:
             local.counters.group_skipped_full += skipped
             logger.warning("a group message skipped %d member(s) whose channel is full", skipped)

@@ -267,7 +267,10 @@ class RedisChannelLayer(BaseChannelLayer):
                 state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
             payload = await self.local.get(channel)
             owed = self._acks.handed_out(channel) * 4
-            self._schedule_report(owed >= self._min_capacity and owed >= self.capacity_for(channel))
+            if owed:  # else nothing new to report: what is pending already has a report due
+                self._schedule_report(
+                    owed >= self._min_capacity and owed >= self.capacity_for(channel)
+                )
             return payload
         reader = state.named_reader(channel, f"{self._keys}q:{channel}")
         reader.enter()
