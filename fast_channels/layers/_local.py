@@ -8,14 +8,16 @@ Cancel safety: a waiting ``get()`` holds nothing. A put appends to the mailbox a
 one waiter, which then takes the head itself; a waiter cancelled after being woken passes
 the wake-up on. So cancelling ``get()`` never loses a message.
 
-Thread safety: a put may come from another thread's event loop (the sync API runs one);
-waiters are then woken through their own loop's ``call_soon_threadsafe``.
+Thread safety: a put may come from another thread's event loop (the sync API runs one).
+Every change to mailboxes and groups happens under one lock, held only around synchronous
+sections; waiters of another loop are woken through that loop's ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -133,15 +135,24 @@ class LocalCore:
         self._groups: dict[str, dict[str, float]] = {}
         self._closed = False
         self._next_sweep = time.monotonic() + expiry
+        # Held only around synchronous sections (never across an await): puts may come
+        # from the sync API's loop thread while this loop's receivers take messages.
+        self._lock = threading.Lock()
 
     # -- mailboxes -------------------------------------------------------------------
 
-    def put_nowait(self, channel: str, payload: Payload) -> bool:
-        """Queue ``payload`` for ``channel``; False if refused by a full mailbox (REJECT)."""
+    def put_nowait(self, channel: str, payload: Payload, *, admitted: bool = False) -> bool:
+        """Queue ``payload`` for ``channel``; False if refused by a full mailbox (REJECT).
+
+        ``admitted``: the backend already enforced the channel's capacity for this message
+        (e.g. in Redis, as the sender saw it), so the local capacity check must not drop it.
+        """
         now = time.monotonic()
-        if now >= self._next_sweep:
-            self.sweep(now)
-        return self._put(channel, payload, now, _running_loop())
+        running = _running_loop()
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            return self._put(channel, payload, now, running, admitted)
 
     def _put(
         self,
@@ -149,12 +160,13 @@ class LocalCore:
         payload: Payload,
         now: float,
         running: asyncio.AbstractEventLoop | None,
+        admitted: bool = False,
     ) -> bool:
         box = self._boxes.get(channel)
         if box is None:
             box = self._boxes[channel] = _Mailbox()
         items = box.items
-        if items and len(items) >= self.capacity_for(channel):
+        if not admitted and items and len(items) >= self.capacity_for(channel):
             self._drop_expired(box, now)
             if len(items) >= self.capacity_for(channel):
                 if self.overflow is OverflowPolicy.REJECT:
@@ -170,51 +182,57 @@ class LocalCore:
 
     def has_room(self, channel: str) -> bool:
         """Whether one more message fits in ``channel``'s mailbox right now."""
-        box = self._boxes.get(channel)
-        return box is None or len(box.items) < self.capacity_for(channel)
+        with self._lock:
+            box = self._boxes.get(channel)
+            return box is None or len(box.items) < self.capacity_for(channel)
 
     def pending(self, channel: str) -> int:
         """How many unexpired messages wait in ``channel``'s mailbox (expired ones are
         dropped and counted now)."""
-        box = self._boxes.get(channel)
-        if box is None:
-            return 0
-        self._drop_expired(box, time.monotonic())
-        return len(box.items)
+        with self._lock:
+            box = self._boxes.get(channel)
+            if box is None:
+                return 0
+            self._drop_expired(box, time.monotonic())
+            return len(box.items)
 
     def get_nowait(self, channel: str) -> Payload | None:
         """The oldest unexpired payload of ``channel``, or None when there is none."""
-        box = self._boxes.get(channel)
-        if box is None:
-            return None
-        payload = self._pop(box, time.monotonic())
-        if payload is None:
-            self._forget_if_idle(channel, box)
-        return payload
+        with self._lock:
+            box = self._boxes.get(channel)
+            if box is None:
+                return None
+            payload = self._pop(box, time.monotonic())
+            if payload is None:
+                self._forget_if_idle(channel, box)
+            return payload
 
     async def get(self, channel: str) -> Payload:
         """Wait for the oldest unexpired payload of ``channel``; cancel-safe."""
+        loop = asyncio.get_running_loop()
         while True:
-            if self._closed:
-                raise LayerClosedError("the channel layer is closed; create a new one")
-            box = self._boxes.get(channel)
-            if box is None:
-                box = self._boxes[channel] = _Mailbox()
-            payload = self._pop(box, time.monotonic())
-            if payload is not None:
-                if box.items:
-                    self._wake_one(box)
-                return payload
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            box.waiters.append(fut)
+            with self._lock:
+                if self._closed:
+                    raise LayerClosedError("the channel layer is closed; create a new one")
+                box = self._boxes.get(channel)
+                if box is None:
+                    box = self._boxes[channel] = _Mailbox()
+                payload = self._pop(box, time.monotonic())
+                if payload is not None:
+                    if box.items and box.waiters:
+                        self._wake_one(box, loop)
+                    return payload
+                fut: asyncio.Future[None] = loop.create_future()
+                box.waiters.append(fut)
             try:
                 await fut
             except asyncio.CancelledError:
-                if fut in box.waiters:
-                    box.waiters.remove(fut)
-                elif box.items:
-                    self._wake_one(box)
-                self._forget_if_idle(channel, box)
+                with self._lock:
+                    if fut in box.waiters:
+                        box.waiters.remove(fut)
+                    elif box.items:
+                        self._wake_one(box, loop)
+                    self._forget_if_idle(channel, box)
                 raise
 
     def _pop(self, box: _Mailbox, now: float) -> Payload | None:
@@ -233,15 +251,15 @@ class LocalCore:
             items.popleft()
             self.counters.expired += 1
 
-    def _wake_one(self, box: _Mailbox, running: asyncio.AbstractEventLoop | None = None) -> None:
-        """Wake the first live waiter; ``running`` is the caller's loop, if it knows it."""
+    def _wake_one(self, box: _Mailbox, running: asyncio.AbstractEventLoop | None) -> None:
+        """Wake the first live waiter; ``running`` is the caller's loop (None: no loop)."""
         waiters = box.waiters
         while waiters:
             fut = waiters.popleft()
             if fut.done():
                 continue
             loop = fut.get_loop()
-            if loop is running or (running is None and loop is _running_loop()):
+            if loop is running:
                 fut.set_result(None)
             elif loop.is_closed():
                 continue
@@ -255,48 +273,50 @@ class LocalCore:
 
     def sweep(self, now: float | None = None) -> None:
         """Drop expired messages and memberships everywhere, and forget idle mailboxes."""
-        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._sweep(time.monotonic() if now is None else now)
+
+    def _sweep(self, now: float) -> None:
         self._next_sweep = now + max(self.expiry, 1.0)
         for channel, box in list(self._boxes.items()):
             self._drop_expired(box, now)
             self._forget_if_idle(channel, box)
         for group in list(self._groups):
-            self.group_channels(group, now)
-
-    def discard_channel(self, channel: str) -> None:
-        """Forget ``channel``'s queued messages (its receiver is gone for good)."""
-        box = self._boxes.get(channel)
-        if box is not None and not box.waiters:
-            del self._boxes[channel]
+            self._members(group, now)
 
     # -- groups ----------------------------------------------------------------------
 
     def group_add(self, group: str, channel: str) -> bool:
         """Add (or refresh) a membership; True if the group had no member before."""
-        members = self._groups.get(group)
-        created = members is None
-        if members is None:
-            members = self._groups[group] = {}
-        members[channel] = time.monotonic() + self.group_expiry
-        return created
+        with self._lock:
+            members = self._groups.get(group)
+            created = members is None
+            if members is None:
+                members = self._groups[group] = {}
+            members[channel] = time.monotonic() + self.group_expiry
+            return created
 
     def group_discard(self, group: str, channel: str) -> bool:
         """Remove a membership; True if the group has no member left."""
-        members = self._groups.get(group)
-        if members is None:
-            return False
-        members.pop(channel, None)
-        if members:
-            return False
-        del self._groups[group]
-        return True
+        with self._lock:
+            members = self._groups.get(group)
+            if members is None:
+                return False
+            members.pop(channel, None)
+            if members:
+                return False
+            del self._groups[group]
+            return True
 
     def group_channels(self, group: str, now: float | None = None) -> list[str]:
         """The unexpired members of ``group`` in this process."""
+        with self._lock:
+            return self._members(group, time.monotonic() if now is None else now)
+
+    def _members(self, group: str, now: float) -> list[str]:
         members = self._groups.get(group)
         if not members:
             return []
-        now = time.monotonic() if now is None else now
         expired = [ch for ch, deadline in members.items() if deadline <= now]
         for ch in expired:
             del members[ch]
@@ -307,47 +327,51 @@ class LocalCore:
 
     def group_names(self) -> list[str]:
         """Every group with a local member."""
-        return list(self._groups)
+        with self._lock:
+            return list(self._groups)
 
     def fan_out(self, group: str, payload: Payload) -> tuple[int, int]:
         """Put ``payload`` into every member's mailbox; returns (delivered, skipped full).
 
-        One clock read and one loop lookup serve every member.
+        One clock read, one loop lookup and one lock acquisition serve every member.
         """
-        members = self.group_channels(group)
-        if not members:
-            return 0, 0
         now = time.monotonic()
-        if now >= self._next_sweep:
-            self.sweep(now)
         running = _running_loop()
         put = self._put
         skipped = 0
-        for channel in members:
-            if not put(channel, payload, now, running):
-                skipped += 1
-        self.counters.group_skipped_full += skipped
+        with self._lock:
+            members = self._members(group, now)
+            if not members:
+                return 0, 0
+            if now >= self._next_sweep:
+                self._sweep(now)
+            for channel in members:
+                if not put(channel, payload, now, running):
+                    skipped += 1
+            self.counters.group_skipped_full += skipped
         return len(members) - skipped, skipped
 
     # -- lifecycle -------------------------------------------------------------------
 
     def flush(self) -> None:
         """Delete every queued message and membership; waiting receivers keep waiting."""
-        for box in self._boxes.values():
-            box.items.clear()
-        self._boxes = {ch: box for ch, box in self._boxes.items() if box.waiters}
-        self._groups.clear()
+        with self._lock:
+            for box in self._boxes.values():
+                box.items.clear()
+            self._boxes = {ch: box for ch, box in self._boxes.items() if box.waiters}
+            self._groups.clear()
 
     def close(self) -> None:
         """Refuse further gets, and wake every waiting receiver with ``LayerClosedError``."""
-        self._closed = True
-        for box in self._boxes.values():
-            while box.waiters:
-                fut = box.waiters.popleft()
-                if not fut.done() and not fut.get_loop().is_closed():
-                    fut.get_loop().call_soon_threadsafe(_resolve, fut)
-        self._boxes.clear()
-        self._groups.clear()
+        with self._lock:
+            self._closed = True
+            for box in self._boxes.values():
+                while box.waiters:
+                    fut = box.waiters.popleft()
+                    if not fut.done() and not fut.get_loop().is_closed():
+                        fut.get_loop().call_soon_threadsafe(_resolve, fut)
+            self._boxes.clear()
+            self._groups.clear()
 
     def statistics(self, extra: dict[str, int] | None = None) -> LayerStatistics:
         """A snapshot of the counters and current sizes."""
