@@ -27,7 +27,7 @@ import re
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Protocol, Self, cast, runtime_checkable
+from typing import Self, cast
 
 from fast_channels.exceptions import (
     ChannelFull,
@@ -41,6 +41,7 @@ from fast_channels.exceptions import (
     MessageTypeError,
 )
 from fast_channels.layers._local import LayerStatistics, LocalCore, OverflowPolicy, Payload
+from fast_channels.layers.contract import ChannelLayer
 from fast_channels.serialization import Serializer, make_serializer
 from fast_channels.sync import SyncLayerMethods
 from fast_channels.types import Message
@@ -60,49 +61,6 @@ _PREFIX = re.compile(r"[a-zA-Z\d\-_.]*", re.ASCII)
 # send/receive skips the regex for channels it has seen. Bounded; cleared when full.
 _VALID_CHANNELS: set[str] = set()
 _VALID_CACHE_SIZE = 65_536
-
-
-@runtime_checkable
-class ChannelLayer(Protocol):
-    """What consumers and applications can do with any channel layer."""
-
-    extensions: Sequence[str]
-
-    async def send(self, channel: str, message: Message) -> None:
-        """Queue ``message`` for the one receiver of ``channel``; ``ChannelFull`` when full."""
-        ...
-
-    async def receive(self, channel: str) -> Message:
-        """Wait for the next message on ``channel``; cancel-safe."""
-        ...
-
-    async def new_channel(self, prefix: str = "specific.") -> str:
-        """A fresh, unique channel name that this process receives on."""
-        ...
-
-    async def group_add(self, group: str, channel: str) -> None:
-        """Make ``channel`` a member of ``group`` (refreshes its group expiry)."""
-        ...
-
-    async def group_discard(self, group: str, channel: str) -> None:
-        """Remove ``channel`` from ``group``; no error if it was not a member."""
-        ...
-
-    async def group_send(self, group: str, message: Message) -> None:
-        """Send ``message`` to every member of ``group``; full members are skipped."""
-        ...
-
-    async def flush(self) -> None:
-        """Delete every queued message and group membership of this layer."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release the layer's connections and tasks; it cannot be used afterwards."""
-        ...
-
-    def statistics(self) -> LayerStatistics:
-        """Counters and sizes of this layer in this process."""
-        ...
 
 
 def _positive(name: str, value: object, *, integer: bool = False) -> None:
@@ -257,6 +215,17 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
             self.local.counters.undecodable += 1
             logger.error("dropped a message on channel %r: %s", channel, exc)
             return None
+
+    @staticmethod
+    def _require_own_channel(channel: str, token: str) -> None:
+        """Refuse to receive on a process-local (``!``) channel another layer made."""
+        head, bang, _ = channel.partition("!")
+        if bang and not head.endswith(token):
+            raise InvalidChannelNameError(
+                f"cannot receive on {channel!r}: a channel with '!' is process-local and "
+                "only the layer object whose new_channel() made it receives on it; use a "
+                "named channel (no '!') to share messages between processes"
+            )
 
     @property
     def closed(self) -> bool:

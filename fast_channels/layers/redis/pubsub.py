@@ -174,6 +174,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         self.local.counters.group_sends += 1
 
     async def _receive(self, channel: str) -> Payload:
+        self._require_own_channel(channel, self._inbox)
         head = channel.partition("!")[0]
         key = self._key("c", head)
         target = self._targets.get(key)

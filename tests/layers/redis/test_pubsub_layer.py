@@ -11,7 +11,11 @@ from typing import Any, cast
 
 import pytest
 
-from fast_channels.exceptions import ConfigurationError, LayerConnectionError
+from fast_channels.exceptions import (
+    ConfigurationError,
+    InvalidChannelNameError,
+    LayerConnectionError,
+)
 from fast_channels.layers import OverflowPolicy
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 from fast_channels.serialization import Serializer
@@ -347,3 +351,20 @@ async def test_sharding_spreads_groups_over_both_servers(
             await sender.group_send(group, {"type": "g", "name": group})
         got = {(await receiver.receive(channel))["name"] for _ in groups}
         assert got == set(groups)
+
+
+async def test_receiving_on_another_layers_process_channel_is_refused(
+    redis_server: RedisProcess,
+) -> None:
+    """It would subscribe this process to the other's inbox and duplicate its traffic."""
+    mine = RedisPubSubChannelLayer(hosts=[redis_server.url], prefix="foreign-test")
+    theirs = RedisPubSubChannelLayer(hosts=[redis_server.url], prefix="foreign-test")
+    try:
+        channel = await theirs.new_channel()
+        with pytest.raises(InvalidChannelNameError, match="process-local"):
+            await mine.receive(channel)
+        with pytest.raises(InvalidChannelNameError, match="process-local"):
+            await mine.receive("made.up!name")
+    finally:
+        await mine.aclose()
+        await theirs.aclose()
