@@ -52,8 +52,8 @@ logger = logging.getLogger("fast_channels.sync")
 THREAD_NAME = "fast-channels-sync"
 """The name of the loop thread (one per process while the sync API is in use)."""
 
-P = ParamSpec("P")
-T = TypeVar("T")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class _LoopResources(Protocol):
@@ -72,9 +72,9 @@ class _LoopThread:
         self.thread = threading.Thread(target=self._main, name=THREAD_NAME, daemon=True)
         self.thread.start()
 
-    def submit(self, awaitable: Callable[[], Awaitable[T]]) -> concurrent.futures.Future[T]:
+    def submit(self, awaitable: Callable[[], Awaitable[_T]]) -> concurrent.futures.Future[_T]:
         """Start ``awaitable()`` on the loop; the future settles when it is done."""
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
         def start() -> None:
             if not future.set_running_or_notify_cancel():
@@ -86,7 +86,7 @@ class _LoopThread:
                 return
             task.add_done_callback(lambda t: _settle(t, future))
 
-        def on_done(f: concurrent.futures.Future[T]) -> None:
+        def on_done(f: concurrent.futures.Future[_T]) -> None:
             with self.lock:
                 self.pending.discard(f)
 
@@ -146,7 +146,7 @@ _exiting = False
 _orphans: list[_LoopThread] = []
 
 
-def _settle(task: asyncio.Future[T], future: concurrent.futures.Future[T]) -> None:
+def _settle(task: asyncio.Future[_T], future: concurrent.futures.Future[_T]) -> None:
     if future.done():
         return
     if task.cancelled():
@@ -182,7 +182,7 @@ def _check_no_running_loop(what: str, instead: str) -> None:
     )
 
 
-def _wait(future: concurrent.futures.Future[T]) -> T:
+def _wait(future: concurrent.futures.Future[_T]) -> _T:
     try:
         return future.result()
     except BaseException:
@@ -190,7 +190,7 @@ def _wait(future: concurrent.futures.Future[T]) -> T:
         raise
 
 
-def run(function: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+def run(function: Callable[_P, Awaitable[_T]], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
     """Run ``await function(*args, **kwargs)`` on the sync API's loop; return its result.
 
     Blocks the calling thread until it is done and raises what it raises. Use it for layer
@@ -241,10 +241,10 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 def _call_sync(
     layer: _LoopResources,
     what: str,
-    function: Callable[P, Awaitable[None]],
+    function: Callable[_P, Awaitable[None]],
     /,
-    *args: P.args,
-    **kwargs: P.kwargs,
+    *args: _P.args,
+    **kwargs: _P.kwargs,
 ) -> None:
     _check_no_running_loop(f"layer.{what}_sync()", f"await layer.{what}(...)")
     loop_thread = _loop_thread()
