@@ -25,7 +25,8 @@ from typing import Protocol, cast
 from redis.asyncio.connection import ConnectionPool
 from redis.exceptions import NoScriptError, ResponseError
 
-from fast_channels.layers.redis._connection import REDIS_ERRORS, connection_error, load_script
+from fast_channels.exceptions import LayerClosedError
+from fast_channels.layers.redis._connection import connection_error, load_script
 
 __all__ = ["Arg", "CommandPipe", "Script", "pack"]
 
@@ -133,7 +134,7 @@ class CommandPipe:
         try:
             conn = self._conn or await self._connect()
             await self._round_trip(conn, [cmd])
-        except REDIS_ERRORS as exc:
+        except Exception as exc:  # connection errors, or e.g. -BUSY answering SCRIPT LOAD
             await self._fail(exc, [cmd])
         except BaseException:  # cancelled mid round trip: the reply is still on the wire
             await self._drop()
@@ -177,13 +178,21 @@ class CommandPipe:
                 try:
                     conn = self._conn or await self._connect()
                     await self._round_trip(conn, batch)
-                except REDIS_ERRORS as exc:
+                except Exception as exc:  # the writer must outlive any one batch
                     await self._fail(exc, batch)
+                except BaseException:
+                    self._queue[0:0] = [cmd for cmd in batch if not cmd.future.done()]
+                    raise
                 finally:
                     self._busy = False
         finally:
+            closed = LayerClosedError(
+                f"the channel layer was closed while a command for {self._what} waited"
+            )
             for cmd in self._queue:
-                cmd.future.cancel()
+                if not cmd.future.done():
+                    cmd.future.set_exception(closed)
+            self._queue = []
             await self._drop()
 
     async def _fail(self, exc: BaseException, batch: list[_Command]) -> None:
@@ -220,13 +229,23 @@ class CommandPipe:
         self.round_trips += 1
         self.commands += len(batch)
         await conn.send_packed_command([pack([cmd.args for cmd in batch])], check_health=False)
+        retries: list[_Command] = []
+        try:
+            await self._read_replies(conn, batch, retries)
+        finally:
+            if retries:  # Redis lost its scripts: resend in the original order, first
+                self._queue[0:0] = retries
+
+    async def _read_replies(
+        self, conn: _Connection, batch: list[_Command], retries: list[_Command]
+    ) -> None:
         for cmd in batch:
             try:
                 reply = await conn.read_response()
             except NoScriptError:
                 if cmd.script is not None:
                     args = ("EVAL", cmd.script.source, *cmd.args[2:])
-                    self._queue.insert(0, _Command(args, cmd.future, None))
+                    retries.append(_Command(args, cmd.future, None))
                     continue
                 reply = ResponseError("NOSCRIPT")
             except ResponseError as exc:

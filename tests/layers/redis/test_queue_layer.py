@@ -9,7 +9,12 @@ from typing import Any, cast
 
 import pytest
 
-from fast_channels.exceptions import ChannelFull, ConfigurationError, LayerConnectionError
+from fast_channels.exceptions import (
+    ChannelFull,
+    ConfigurationError,
+    LayerClosedError,
+    LayerConnectionError,
+)
 from fast_channels.layers.redis import RedisChannelLayer
 from tests.layers.redis.queue_helpers import client_count, keys, prefix_for, raw
 from tests.servers import RedisProcess, free_port
@@ -137,6 +142,27 @@ async def test_group_memberships_expire_in_redis(redis_server: RedisProcess, pre
         assert members == [fresh.encode()]
         assert await layer.receive(fresh) == {"type": "hi"}
         await layer.flush()
+
+
+async def test_inbox_keys_always_carry_a_ttl_outlasting_their_messages(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    url = redis_server.url
+    async with (
+        RedisChannelLayer(hosts=[url], prefix=prefix, expiry=8) as receiver,
+        RedisChannelLayer(hosts=[url], prefix=prefix, expiry=8) as sender,
+    ):
+        channel = await receiver.new_channel()
+        inbox, counts = f"{prefix}:in:{receiver.token}", f"{prefix}:n:{receiver.token}"
+        for _ in range(3):  # the first send sets the TTLs; the next ones recreate the keys
+            await sender.send(channel, {"type": "hi"})
+            for key in (inbox, counts):
+                assert 8 <= cast(int, await raw(url, "TTL", key)) <= 10
+            await raw(url, "DEL", inbox, counts)  # as a drained inbox and its acks do
+        await sender.send(channel, {"type": "hi"})
+        await sender.send(channel, {"type": "hi"})  # the keys exist: within the interval
+        assert [await receiver.receive(channel) for _ in range(2)] == [{"type": "hi"}] * 2
+        await receiver.flush()
 
 
 async def test_group_discard_removes_only_that_member(
@@ -303,3 +329,32 @@ async def test_cancelled_named_receive_returns_its_message(
 def test_bad_options(options: dict[str, Any], error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         RedisChannelLayer(**options)
+
+
+async def test_lost_scripts_are_resent_in_order(redis_server: RedisProcess, prefix: str) -> None:
+    """After SCRIPT FLUSH (a restarted Redis), queued sends keep their FIFO order."""
+    layer = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix)
+    try:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "warm-up"})
+        assert (await layer.receive(channel))["type"] == "warm-up"
+        await raw(redis_server.url, "SCRIPT", "FLUSH")
+        await asyncio.gather(*(layer.send(channel, {"type": "n", "i": i}) for i in range(5)))
+        got = [(await asyncio.wait_for(layer.receive(channel), 5))["i"] for _ in range(5)]
+        assert got == list(range(5))
+    finally:
+        await layer.aclose()
+
+
+async def test_aclose_fails_waiting_sends_with_layer_closed(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    """Senders caught by aclose() learn the layer closed; they are not 'cancelled'."""
+    layer = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix)
+    channel = await layer.new_channel()
+    sends = [asyncio.ensure_future(layer.send(channel, {"type": "n"})) for _ in range(50)]
+    await asyncio.sleep(0)
+    await layer.aclose()
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    assert not any(isinstance(r, asyncio.CancelledError) for r in results)
+    assert all(r is None or isinstance(r, LayerClosedError | LayerConnectionError) for r in results)
