@@ -216,6 +216,11 @@ class RedisConnection:
             self._clients[loop] = clients
         return clients[shard]
 
+    def forget_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Drop the clients of ``loop`` (already closed by the caller) so nothing of a
+        finished loop is kept: they hold the loop alive through their connections."""
+        self._clients.pop(loop, None)
+
     def clients(self) -> list[Redis]:
         """One client per shard for the running event loop."""
         return [self.client(i) for i in range(self.shard_count)]

@@ -121,6 +121,7 @@ class LoopState:
             await pipe.aclose()
         for client in self.clients:
             await close_client(client)
+        self._conn.forget_loop(self.loop)
 
     async def aclose(self) -> None:
         """Stop everything of this loop and close its connections (from this loop)."""
