@@ -36,6 +36,7 @@ import math
 import os
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -134,7 +135,10 @@ class RedisChannelLayer(BaseChannelLayer):
         self.prefix = prefix
         self.receive_batch = receive_batch
         self._keys = f"{prefix}:"
-        self._ttl = max(1, math.ceil(self.expiry))
+        ttl = max(1, math.ceil(self.expiry))
+        self._refresh_every = max(1, math.ceil(ttl / 4))
+        self._ttl = ttl + self._refresh_every  # keys outlast their messages (queue_send.lua)
+        self._refresh_due: dict[str, float] = {}  # inbox -> when its TTLs need setting again
         self._group_ttl = max(1, math.ceil(self.group_expiry))
         self._min_capacity = min([self.capacity, *(channel_capacity or {}).values()])
         self._block = max(0.01, min(1.0, self.conn.socket_timeout / 2))
@@ -239,24 +243,33 @@ class RedisChannelLayer(BaseChannelLayer):
         state = self._state()
         if self._acks.pending:
             self.report_acks()
-        now = now_ms()
+        now, started = now_ms(), time.monotonic()
         deadline = now + int(self.expiry * 1000)
+        refresh = ""  # the inbox whose TTLs this send sets (queue_send.lua, ARGV[6])
         bang = channel.find("!")
         if bang < 0:
             key = f"{self._keys}q:{channel}"
             keys = (key, key)
-            args = ("", self.capacity_for(channel), b"%013d%s" % (deadline, data), self._ttl, now)
+            entry = b"%013d%s" % (deadline, data)
+            args = ("", self.capacity_for(channel), entry, self._ttl, now, 1)
             shard = self.conn.shard_for(channel)
         else:
             token = channel[max(0, bang - TOKEN_LENGTH) : bang]
-            keys = (f"{self._keys}in:{token}", f"{self._keys}n:{token}")
+            inbox = f"{self._keys}in:{token}"
+            keys = (inbox, f"{self._keys}n:{token}")
+            if started >= self._refresh_due.get(inbox, 0.0):
+                refresh = inbox
             entry = inbox_entry(deadline, channel, data)
-            args = (channel, self.capacity_for(channel), entry, self._ttl, now)
+            args = (channel, self.capacity_for(channel), entry, self._ttl, now, int(bool(refresh)))
             shard = self.conn.shard_for(token)
         if not await state.pipes[shard].script(SEND, keys, args):
             self.local.counters.rejected_full += 1
             raise self._full(channel)
         self.local.counters.sent += 1
+        if refresh:
+            if len(self._refresh_due) > 4096:
+                self._refresh_due.clear()
+            self._refresh_due[refresh] = started + self._refresh_every
 
     async def _receive(self, channel: str) -> Payload:
         state = self._state()
@@ -346,6 +359,7 @@ class RedisChannelLayer(BaseChannelLayer):
             raise connection_error(exc, f"flush {self.conn.describe()}") from exc
         self.local.flush()
         self._acks.clear()
+        self._refresh_due.clear()
 
     async def _aclose(self) -> None:
         self.local.close()
