@@ -19,8 +19,9 @@ How it is fast (Python CPU per message is the cost, never Redis):
 Keys, all under ``<prefix>:`` (``flush()`` deletes exactly these): ``q:<channel>`` named
 channel list; ``in:<token>`` a process inbox; ``n:<token>`` its per-channel counts;
 ``g:<group>`` group members (sorted set, score = time added, for ``group_expiry``);
-``gm:<group>`` the same members by receiving process (hash token -> ``",a,b"``, named
-channels under ``","``), so ``group_send`` reads one string per process;
+``gm:<group>`` the same members by receiving process (hash ``"<token>,<bucket>"`` ->
+``",a,b"``, 16 buckets, token empty for named channels), so ``group_send`` reads a few
+strings per process and ``group_add`` copies a short one;
 ``gc:<group>`` members' capacities when ``channel_capacity`` gives them another one than
 ``capacity``. With several hosts, a named channel lives on the host its name hashes to, a
 process inbox on the host its token hashes to, and a membership next to its channel, so
@@ -67,10 +68,11 @@ SCRIPTS = (SEND, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK)
 
 
 def _member_field(channel: str) -> str:
-    """Where a group's membership hash keeps ``channel``: its process token, or ``","``
-    (never a token) for a named channel."""
+    """Where a group's membership hash keeps ``channel``: ``"<token>,<bucket>"`` (token
+    empty for a named channel; 16 buckets keep each joined string short)."""
     bang = channel.find("!")
-    return "," if bang < 0 else channel[max(0, bang - TOKEN_LENGTH) : bang]
+    token = "" if bang < 0 else channel[max(0, bang - TOKEN_LENGTH) : bang]
+    return f"{token},{ord(channel[-1]) % 16}"
 
 
 class RedisChannelLayer(BaseChannelLayer):

@@ -3,7 +3,7 @@
 -- KEYS[1]  the group's sorted set, KEYS[2] the group's capacity overrides,
 -- KEYS[3]  the group's members by receiving process (see queue_group_add.lua)
 -- ARGV[1]  the channel
--- ARGV[2]  the channel's process token, or ',' for a named channel
+-- ARGV[2]  the channel's field in KEYS[3] (see queue_group_add.lua)
 
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   local joined = redis.call('HGET', KEYS[3], ARGV[2])

@@ -2,8 +2,8 @@
 --
 -- KEYS[1]  the group's sorted set (member channel -> time it was added, in ms)
 -- KEYS[2]  the group's capacity overrides (hash channel -> capacity; may not exist)
--- KEYS[3]  the group's members by receiving process (hash token -> ",a,b,c"; named
---          channels under the field ","), kept by queue_group_add/discard.lua
+-- KEYS[3]  the group's members by receiving process (hash "<token>,<bucket>" -> ",a,b,c";
+--          named channels under ",<bucket>"), kept by queue_group_add/discard.lua
 -- ARGV[1]  memberships added before this time (ms) have expired and are removed
 -- ARGV[2]  default capacity
 -- ARGV[3]  key prefix ("<layer prefix>:")
@@ -14,7 +14,7 @@
 -- ARGV[8]  length of the process token that ends a process-local channel's name before '!'
 --
 -- Each receiving process gets ONE inbox entry naming its members (",a,b,c": the leading
--- comma marks a group entry), read as one string from KEYS[3], so the work here grows with
+-- comma marks a group entry), read as at most 16 strings from KEYS[3], so the work grows with
 -- the number of processes, not members; the receiving process skips (and counts) members
 -- whose channel is full. Named members get one list entry each, unless full.
 -- Returns {entries pushed, named members skipped because full}.
@@ -26,8 +26,9 @@ if #expired > 0 then
   local token_length = tonumber(ARGV[8])
   for _, member in ipairs(expired) do
     local bang = string.find(member, '!', 1, true)
-    local field = ','
-    if bang then field = string.sub(member, math.max(1, bang - token_length), bang - 1) end
+    local token = ''
+    if bang then token = string.sub(member, math.max(1, bang - token_length), bang - 1) end
+    local field = token .. ',' .. (string.byte(member, -1) % 16)
     local joined = redis.call('HGET', KEYS[3], field)
     if joined then
       local padded = joined .. ','
@@ -45,25 +46,21 @@ if #expired > 0 then
   end
 end
 
-local by_token = redis.call('HGETALL', KEYS[3])
-if #by_token == 0 then return {0, 0} end
+local fields = redis.call('HGETALL', KEYS[3])
+if #fields == 0 then return {0, 0} end
 
 local prefix, deadline, payload, ttl = ARGV[3], ARGV[5], ARGV[6], ARGV[7]
 local pushed, skipped = 0, 0
+local by_token, tokens = {}, {}
 
-for i = 1, #by_token, 2 do
-  local token, joined = by_token[i], by_token[i + 1]
-  if token ~= ',' then
-    local inbox = prefix .. 'in:' .. token
-    redis.call('RPUSH', inbox, deadline .. joined .. '\0' .. payload)
-    redis.call('EXPIRE', inbox, ttl)
-    pushed = pushed + 1
-  else
+for i = 1, #fields, 2 do
+  local token = string.match(fields[i], '^(.*),%d+$')
+  if token == '' then
     local caps = {}
     local flat = redis.call('HGETALL', KEYS[2])
     for j = 1, #flat, 2 do caps[flat[j]] = tonumber(flat[j + 1]) end
     local now = tonumber(ARGV[4])
-    for member in string.gmatch(joined, '[^,]+') do
+    for member in string.gmatch(fields[i + 1], '[^,]+') do
       local capacity = caps[member] or tonumber(ARGV[2])
       local key = prefix .. 'q:' .. member
       if redis.call('LLEN', key) >= capacity then
@@ -81,6 +78,24 @@ for i = 1, #by_token, 2 do
         pushed = pushed + 1
       end
     end
+  elseif token then
+    local parts = by_token[token]
+    if parts then
+      parts[#parts + 1] = fields[i + 1]
+    else
+      by_token[token] = {deadline, fields[i + 1]}
+      tokens[#tokens + 1] = token
+    end
   end
+end
+
+for _, token in ipairs(tokens) do
+  local parts = by_token[token]
+  parts[#parts + 1] = '\0'
+  parts[#parts + 1] = payload
+  local inbox = prefix .. 'in:' .. token
+  redis.call('RPUSH', inbox, table.concat(parts))
+  redis.call('EXPIRE', inbox, ttl)
+  pushed = pushed + 1
 end
 return {pushed, skipped}
