@@ -276,6 +276,7 @@ class RedisChannelLayer(BaseChannelLayer):
     async def _receive(self, channel: str) -> Payload:
         state = self._state()
         if "!" in channel:
+            self._require_own_channel(channel, self.token)
             inbox = state.inbox
             if inbox is None or inbox.task.done():
                 token = self.token

@@ -12,6 +12,7 @@ import pytest
 from fast_channels.exceptions import (
     ChannelFull,
     ConfigurationError,
+    InvalidChannelNameError,
     LayerClosedError,
     LayerConnectionError,
 )
@@ -358,3 +359,46 @@ async def test_aclose_fails_waiting_sends_with_layer_closed(
     results = await asyncio.gather(*sends, return_exceptions=True)
     assert not any(isinstance(r, asyncio.CancelledError) for r in results)
     assert all(r is None or isinstance(r, LayerClosedError | LayerConnectionError) for r in results)
+
+
+async def test_a_send_redis_admitted_is_delivered_even_after_group_messages(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    """Group messages fill a mailbox before the receiver reports them to Redis; a direct
+    send that Redis then accepts (no ChannelFull for the sender) must still arrive."""
+    receiver = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix, capacity=2)
+    sender = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix, capacity=2)
+    try:
+        channel = await receiver.new_channel()
+        await receiver.group_add("g", channel)
+        waiter = asyncio.ensure_future(receiver.receive(channel))  # starts the inbox reader
+        await asyncio.sleep(0.05)
+        await sender.send(channel, {"type": "first"})
+        assert (await asyncio.wait_for(waiter, 5))["type"] == "first"
+        await sender.group_send("g", {"type": "g.1"})
+        await sender.group_send("g", {"type": "g.2"})
+        try:  # usually before the receiver has reported the group messages to Redis
+            await sender.send(channel, {"type": "direct"})
+            expected = ["g.1", "g.2", "direct"]
+        except ChannelFull:  # the sender is told: that is fine too
+            expected = ["g.1", "g.2"]
+        got = [(await asyncio.wait_for(receiver.receive(channel), 5))["type"] for _ in expected]
+        assert got == expected
+        assert receiver.statistics().dropped_overflow == 0
+    finally:
+        await receiver.aclose()
+        await sender.aclose()
+
+
+async def test_receiving_on_another_layers_process_channel_is_refused(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    mine = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix)
+    theirs = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix)
+    try:
+        channel = await theirs.new_channel()
+        with pytest.raises(InvalidChannelNameError, match="process-local"):
+            await mine.receive(channel)
+    finally:
+        await mine.aclose()
+        await theirs.aclose()
