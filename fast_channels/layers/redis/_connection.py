@@ -22,6 +22,7 @@ Clients are kept per event loop, so a layer can be used from several loops in tu
 from __future__ import annotations
 
 import asyncio
+import re
 import weakref
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +50,18 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
 HostSpec = str | tuple[str, int] | Mapping[str, Any]
 DEFAULT_HOST = "redis://localhost:6379"
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+_PREFIX = re.compile(r"[a-zA-Z\d\-_.]{1,50}", re.ASCII)
+
+
+def require_prefix(prefix: object) -> str:
+    """``prefix`` if it is a valid key prefix for a Redis layer, else ConfigurationError."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise ConfigurationError(
+            f"prefix must be 1 to 50 ASCII letters, digits, '-', '_' or '.', got {prefix!r}"
+        )
+    return prefix
 
 
 def connection_error(exc: BaseException, doing: str) -> LayerConnectionError:

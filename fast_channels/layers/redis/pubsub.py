@@ -28,7 +28,7 @@ from typing import Any
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers._local import OverflowPolicy, Payload
 from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer
-from fast_channels.layers.redis._connection import HostSpec, RedisConnection
+from fast_channels.layers.redis._connection import HostSpec, RedisConnection, require_prefix
 from fast_channels.layers.redis._pipe import CommandPipe
 from fast_channels.layers.redis._subscriber import Subscriber, logger
 
@@ -113,9 +113,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
             symmetric_encryption_keys=symmetric_encryption_keys,
             max_message_size=max_message_size,
         )
-        if not isinstance(prefix, str) or not prefix:
-            raise ConfigurationError(f"prefix must be a non-empty str, got {prefix!r}")
-        self.prefix = prefix
+        self.prefix = require_prefix(prefix)
         self.connection = RedisConnection(
             hosts=hosts,
             sentinels=sentinels,

@@ -49,6 +49,7 @@ from fast_channels.layers.redis._connection import (
     HostSpec,
     RedisConnection,
     connection_error,
+    require_prefix,
 )
 from fast_channels.layers.redis._inbox import REPORT_DELAY, Acks, Commands, inbox_entry, now_ms
 from fast_channels.layers.redis._loop import LoopState
@@ -57,7 +58,6 @@ from fast_channels.layers.redis._pipe import Script
 __all__ = ["RedisChannelLayer"]
 
 TOKEN_LENGTH = 12
-_PREFIX = re.compile(r"^[a-zA-Z\d\-_.]{1,50}$")
 
 SEND = Script.load("queue_send")
 GROUP_SEND = Script.load("queue_group_send")
@@ -116,10 +116,7 @@ class RedisChannelLayer(BaseChannelLayer):
             symmetric_encryption_keys=symmetric_encryption_keys,
             max_message_size=max_message_size,
         )
-        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-            raise ConfigurationError(
-                f"prefix must be 1 to 50 ASCII letters, digits, '-', '_' or '.', got {prefix!r}"
-            )
+        require_prefix(prefix)
         if isinstance(receive_batch, bool) or not isinstance(receive_batch, int):
             raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
         if receive_batch < 1:

@@ -79,6 +79,8 @@ async def test_the_readme_form_works_verbatim(redis_server: RedisProcess) -> Non
         ({"overflow": "drop_everything"}, ConfigurationError, "overflow must be"),
         ({"prefix": ""}, ConfigurationError, "prefix"),
         ({"prefix": 3}, ConfigurationError, "prefix"),
+        ({"prefix": "has:colon"}, ConfigurationError, "prefix"),
+        ({"prefix": "x" * 51}, ConfigurationError, "prefix"),
         ({"hosts": "redis://x"}, ConfigurationError, "take a list"),
         ({"sentinels": [("h", 1)]}, ConfigurationError, "service_name"),
         ({"socket_timeout": 1}, TypeError, "socket_timeout"),
