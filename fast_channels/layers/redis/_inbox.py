@@ -49,6 +49,7 @@ __all__ = [
     "READ_ERRORS",
     "REPORT_DELAY",
     "Acks",
+    "Backoff",
     "Commands",
     "InboxReader",
     "Pool",
@@ -64,6 +65,36 @@ BACKOFF_MAX = 0.5
 """Longest pause between a reader's reconnection attempts (a refused connect costs ~nothing)."""
 READ_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError)
 """What a reader survives (logged, then retried with backoff)."""
+
+
+class Backoff:
+    """A reader's retry policy after a Redis error: log (the first error, then every
+    100th), sleep, double the pause up to ``BACKOFF_MAX``; :meth:`reset` on success."""
+
+    __slots__ = ("delay", "errors", "what")
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.delay = 0.05
+        self.errors = 0
+
+    async def after(self, exc: BaseException) -> None:
+        """Count and log ``exc``, then wait before the next attempt."""
+        self.errors += 1
+        if self.errors == 1 or self.errors % 100 == 0:
+            logger.warning(
+                "%s: Redis error (%s: %s), retrying in %.2fs",
+                self.what,
+                type(exc).__name__,
+                exc,
+                self.delay,
+            )
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, BACKOFF_MAX)
+
+    def reset(self) -> None:
+        """The last attempt worked: the next error waits the shortest pause again."""
+        self.delay = 0.05
 
 
 def now_ms() -> int:
@@ -230,7 +261,7 @@ class InboxReader:
         self._block = block
         self._reconcile_every = reconcile_every
         self.batches = 0
-        self.errors = 0
+        self._backoff = Backoff(f"inbox reader for {key}")
         self.task = asyncio.get_running_loop().create_task(
             self._run(), name=f"fast-channels inbox {key}"
         )
@@ -257,6 +288,11 @@ class InboxReader:
             finally:
                 await self._pool.release(conn)
 
+    @property
+    def errors(self) -> int:
+        """Redis errors this reader survived."""
+        return self._backoff.errors
+
     async def _run(self) -> None:
         try:
             await self._read()
@@ -264,25 +300,15 @@ class InboxReader:
             await self._drop()
 
     async def _read(self) -> None:
-        backoff = 0.05
+        backoff = self._backoff
         next_reconcile = time.monotonic() + self._reconcile_every
         while True:
             try:
                 entries = await self._blmpop()
             except READ_ERRORS as exc:
-                self.errors += 1
-                if self.errors == 1 or self.errors % 100 == 0:
-                    logger.warning(
-                        "inbox reader for %s: Redis error (%s: %s), retrying in %.2fs",
-                        self._key,
-                        type(exc).__name__,
-                        exc,
-                        backoff,
-                    )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                await backoff.after(exc)
                 continue
-            backoff = 0.05
+            backoff.reset()
             if entries:
                 self.batches += 1
                 self.deliver(entries)

@@ -15,9 +15,9 @@ import asyncio
 from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
 from fast_channels.layers.redis._inbox import (
-    BACKOFF_MAX,
     DEADLINE_DIGITS,
     READ_ERRORS,
+    Backoff,
     Commands,
     blmpop,
     now_ms,
@@ -38,7 +38,7 @@ class NamedReader:
         self._local = local
         self._block = block
         self.waiting = 0
-        self.errors = 0
+        self._backoff = Backoff(f"reader for channel {channel!r}")
         self._changed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -59,8 +59,13 @@ class NamedReader:
     def _wanted(self) -> int:
         return self.waiting - self._local.pending(self._channel)
 
+    @property
+    def errors(self) -> int:
+        """Redis errors this reader survived."""
+        return self._backoff.errors
+
     async def _run(self) -> None:
-        backoff = 0.05
+        backoff = self._backoff
         while True:
             wanted = self._wanted()
             if wanted <= 0:
@@ -74,19 +79,9 @@ class NamedReader:
                 if entries:
                     await self._deliver(entries)
             except READ_ERRORS as exc:
-                self.errors += 1
-                if self.errors == 1 or self.errors % 100 == 0:
-                    logger.warning(
-                        "reader for channel %r: Redis error (%s: %s), retrying in %.2fs",
-                        self._channel,
-                        type(exc).__name__,
-                        exc,
-                        backoff,
-                    )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX)
+                await backoff.after(exc)
                 continue
-            backoff = 0.05
+            backoff.reset()
 
     async def _deliver(self, entries: list[bytes]) -> None:
         now = now_ms()
