@@ -27,7 +27,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.connection import BlockingConnectionPool, ConnectionPool, parse_url
@@ -62,6 +62,35 @@ def require_prefix(prefix: object) -> str:
             f"prefix must be 1 to 50 ASCII letters, digits, '-', '_' or '.', got {prefix!r}"
         )
     return prefix
+
+
+class RawConnection(Protocol):
+    """The calls made on a redis-py asyncio connection held outside redis-py's client
+    (the command pipe and the inbox reader keep one each)."""
+
+    async def send_packed_command(
+        self, command: list[bytes], check_health: bool = True
+    ) -> None: ...
+
+    async def read_response(self) -> object: ...
+
+    async def disconnect(self) -> None: ...
+
+
+class RawPool(Protocol):
+    """The two calls made on a redis-py asyncio connection pool for a held connection."""
+
+    async def get_connection(self) -> RawConnection: ...
+
+    async def release(self, connection: RawConnection) -> None: ...
+
+
+async def discard_connection(pool: RawPool, conn: RawConnection) -> None:
+    """Disconnect a held connection (its replies may be half read) and give it back."""
+    try:
+        await conn.disconnect()
+    finally:
+        await pool.release(conn)
 
 
 def connection_error(exc: BaseException, doing: str) -> LayerConnectionError:

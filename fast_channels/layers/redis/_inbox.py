@@ -41,7 +41,12 @@ from redis.exceptions import RedisError
 
 from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
-from fast_channels.layers.redis._connection import REDIS_ERRORS
+from fast_channels.layers.redis._connection import (
+    REDIS_ERRORS,
+    RawConnection,
+    RawPool,
+    discard_connection,
+)
 from fast_channels.layers.redis._pipe import pack
 from fast_channels.types import Message
 
@@ -52,7 +57,6 @@ __all__ = [
     "Backoff",
     "Commands",
     "InboxReader",
-    "Pool",
     "blmpop",
     "inbox_entry",
     "now_ms",
@@ -209,26 +213,6 @@ class Acks:
         self.pending.clear()
 
 
-class _Connection(Protocol):
-    """The calls the reader makes on the redis-py asyncio connection it keeps."""
-
-    async def send_packed_command(
-        self, command: list[bytes], check_health: bool = True
-    ) -> None: ...
-
-    async def read_response(self) -> object: ...
-
-    async def disconnect(self) -> None: ...
-
-
-class Pool(Protocol):
-    """The two calls the reader makes on a redis-py asyncio connection pool."""
-
-    async def get_connection(self) -> _Connection: ...
-
-    async def release(self, connection: _Connection) -> None: ...
-
-
 class InboxReader:
     """The task that drains one inbox into the local mailboxes, for one event loop.
 
@@ -239,7 +223,7 @@ class InboxReader:
     def __init__(
         self,
         *,
-        pool: Pool,
+        pool: RawPool,
         key: str,
         local: LocalCore,
         acks: Acks,
@@ -250,7 +234,7 @@ class InboxReader:
         reconcile_every: float,
     ) -> None:
         self._pool = pool
-        self._conn: _Connection | None = None
+        self._conn: RawConnection | None = None
         self._pop = [pack([("BLMPOP", block, 1, key, "LEFT", "COUNT", batch)])]
         self._key = key
         self._local = local
@@ -283,10 +267,7 @@ class InboxReader:
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                await conn.disconnect()
-            finally:
-                await self._pool.release(conn)
+            await discard_connection(self._pool, conn)
 
     @property
     def errors(self) -> int:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from fast_channels.layers._local import LocalCore
-from fast_channels.layers.redis._connection import RedisConnection, close_client
-from fast_channels.layers.redis._inbox import Acks, Commands, InboxReader, Pool
+from fast_channels.layers.redis._connection import RawPool, RedisConnection, close_client
+from fast_channels.layers.redis._inbox import Acks, Commands, InboxReader
 from fast_channels.layers.redis._named import NamedReader
 from fast_channels.layers.redis._pipe import CommandPipe, Script
 from fast_channels.types import Message
@@ -64,7 +64,7 @@ class LoopState:
         if self.inbox is not None and not self.inbox.task.done():
             return
         self.inbox = InboxReader(
-            pool=cast(Pool, self.clients[shard].connection_pool),
+            pool=cast(RawPool, self.clients[shard].connection_pool),
             key=key,
             local=self._local,
             acks=self._acks,

@@ -20,13 +20,19 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import cast
 
 from redis.asyncio.connection import ConnectionPool
 from redis.exceptions import NoScriptError, ResponseError
 
 from fast_channels.exceptions import LayerClosedError
-from fast_channels.layers.redis._connection import connection_error, load_script
+from fast_channels.layers.redis._connection import (
+    RawConnection,
+    RawPool,
+    connection_error,
+    discard_connection,
+    load_script,
+)
 
 __all__ = ["Arg", "CommandPipe", "Script", "pack"]
 
@@ -48,26 +54,6 @@ def pack(commands: Sequence[tuple[Arg, ...]]) -> bytes:
                 arg = repr(arg).encode("ascii")
             out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
     return b"".join(out)
-
-
-class _Connection(Protocol):
-    """The few calls the pipe makes on a redis-py asyncio connection."""
-
-    async def send_packed_command(
-        self, command: list[bytes], check_health: bool = True
-    ) -> None: ...
-
-    async def read_response(self) -> object: ...
-
-    async def disconnect(self) -> None: ...
-
-
-class _Pool(Protocol):
-    """The two calls the pipe makes on a redis-py asyncio connection pool."""
-
-    async def get_connection(self) -> _Connection: ...
-
-    async def release(self, connection: _Connection) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -100,12 +86,12 @@ class CommandPipe:
     """One event loop's pipelined connection to one Redis server (see module docstring)."""
 
     def __init__(self, pool: ConnectionPool, scripts: Sequence[Script], what: str) -> None:
-        self._pool = cast(_Pool, pool)
+        self._pool = cast(RawPool, pool)
         self._scripts = tuple(scripts)
         self._what = what
         self._loop = asyncio.get_running_loop()
         self._queue: list[_Command] = []
-        self._conn: _Connection | None = None
+        self._conn: RawConnection | None = None
         self._busy = False
         self._idle: asyncio.Future[None] | None = None
         self._task = self._loop.create_task(self._run(), name=f"fast-channels pipe {what}")
@@ -203,7 +189,7 @@ class CommandPipe:
             if not cmd.future.done():
                 cmd.future.set_exception(error)
 
-    async def _connect(self) -> _Connection:
+    async def _connect(self) -> RawConnection:
         conn = self._conn = await self._pool.get_connection()
         loads: list[tuple[Arg, ...]] = [("SCRIPT", "LOAD", s.source) for s in self._scripts]
         try:
@@ -218,14 +204,10 @@ class CommandPipe:
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            await conn.disconnect()
-        finally:
-            await self._pool.release(conn)
+        if conn is not None:
+            await discard_connection(self._pool, conn)
 
-    async def _round_trip(self, conn: _Connection, batch: list[_Command]) -> None:
+    async def _round_trip(self, conn: RawConnection, batch: list[_Command]) -> None:
         self.round_trips += 1
         self.commands += len(batch)
         await conn.send_packed_command([pack([cmd.args for cmd in batch])], check_health=False)
@@ -237,7 +219,7 @@ class CommandPipe:
                 self._queue[0:0] = retries
 
     async def _read_replies(
-        self, conn: _Connection, batch: list[_Command], retries: list[_Command]
+        self, conn: RawConnection, batch: list[_Command], retries: list[_Command]
     ) -> None:
         for cmd in batch:
             try:
