@@ -15,15 +15,8 @@ message. A group message is decoded once and the same dict goes into every membe
 counted as expired; entries not in this layout are dropped, logged and counted as
 undecodable (the reader carries on).
 
-Capacity as the sender sees it: the send script counts, per channel, messages queued and
-not yet handed out (a hash next to the inbox). :class:`Acks` records what this process
-hands to receivers or drops, and the layer reports it back in batches (one script call),
-lazily: at once when a channel's unreported count reaches a quarter of its capacity,
-otherwise within ``REPORT_DELAY``. ``group_send`` does not count in Redis (that would be
-work per member); this process skips a member whose mailbox is full (counted in
-``group_skipped_full``) and adds the group messages waiting in mailboxes to the counters
-with its next report, so a ``send`` sees them too. Counts that cancel out (a group message
-received before the report) are never sent.
+Capacity as the sender sees it: see :mod:`._acks` (what this process reports back after
+handing messages out, and how group messages waiting in a mailbox are counted).
 
 The reader survives Redis errors: it logs, backs off (up to ``BACKOFF_MAX``) and tries
 again, so a restarted or failed-over Redis is picked up within about half a second of
@@ -41,6 +34,7 @@ from redis.exceptions import RedisError
 
 from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
+from fast_channels.layers.redis._acks import Acks
 from fast_channels.layers.redis._connection import (
     REDIS_ERRORS,
     RawConnection,
@@ -52,8 +46,6 @@ from fast_channels.types import Message
 
 __all__ = [
     "READ_ERRORS",
-    "REPORT_DELAY",
-    "Acks",
     "Backoff",
     "Commands",
     "InboxReader",
@@ -63,8 +55,6 @@ __all__ = [
 ]
 
 DEADLINE_DIGITS = 13
-REPORT_DELAY = 0.005
-"""Longest time (s) a count that is not urgent waits before it is reported to Redis."""
 BACKOFF_MAX = 0.5
 """Longest pause between a reader's reconnection attempts (a refused connect costs ~nothing)."""
 READ_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError)
@@ -123,94 +113,6 @@ async def blmpop(client: Commands, key: str, count: int, block: float) -> list[b
     if not reply:
         return []
     return cast(list[bytes], cast(list[object], reply)[1])
-
-
-class Acks:
-    """Per-channel counts this process owes the counters in Redis.
-
-    ``outstanding`` counts messages put into a local mailbox and not yet handed out;
-    ``pending`` holds, per channel, how much its Redis counter is to go down (negative:
-    up, for group messages waiting in a mailbox); zero counts are not kept.
-    """
-
-    __slots__ = ("outstanding", "pending")
-
-    def __init__(self) -> None:
-        self.outstanding: dict[str, int] = {}
-        self.pending: dict[str, int] = {}
-
-    def queued(self, channel: str) -> None:
-        """One message for ``channel`` went into its local mailbox."""
-        self.outstanding[channel] = self.outstanding.get(channel, 0) + 1
-
-    def queued_group(self, channels: list[str]) -> None:
-        """One group message went into each of ``channels``' mailboxes: uncounted in
-        Redis so far, so each counter is to go up by one."""
-        outstanding, pending = self.outstanding, self.pending
-        for channel in channels:
-            outstanding[channel] = outstanding.get(channel, 0) + 1
-            owed = pending.get(channel, 0) - 1
-            if owed:
-                pending[channel] = owed
-            else:
-                del pending[channel]
-
-    def handed_out(self, channel: str) -> int:
-        """A receiver took one message of ``channel`` from its mailbox; returns what is
-        now pending for the channel."""
-        outstanding = self.outstanding
-        left = outstanding.get(channel, 0) - 1
-        if left > 0:
-            outstanding[channel] = left
-        else:
-            outstanding.pop(channel, None)
-        pending = self.pending
-        owed = pending.get(channel, 0) + 1
-        if owed:
-            pending[channel] = owed
-        else:
-            del pending[channel]
-        return owed
-
-    def dropped(self, channel: str, count: int = 1) -> int:
-        """``count`` messages of ``channel`` left the system without a mailbox; returns
-        what is now pending for the channel."""
-        pending = self.pending
-        owed = pending.get(channel, 0) + count
-        if owed:
-            pending[channel] = owed
-        else:
-            del pending[channel]
-        return owed
-
-    def reconcile(self, local: LocalCore) -> None:
-        """Report messages that expired in their mailbox since they were queued."""
-        for channel, count in list(self.outstanding.items()):
-            waiting = local.pending(channel)
-            if waiting < count:
-                self.dropped(channel, count - waiting)
-                if waiting:
-                    self.outstanding[channel] = waiting
-                else:
-                    del self.outstanding[channel]
-
-    def take(self) -> list[str | int]:
-        """The pending counts as script arguments (channel, count, ...), now reported."""
-        flat: list[str | int] = []
-        for channel, count in self.pending.items():
-            flat += (channel, count)
-        self.pending = {}
-        return flat
-
-    def give_back(self, flat: list[str | int]) -> None:
-        """Counts from :meth:`take` that could not be reported; they are tried again."""
-        for i in range(0, len(flat), 2):
-            self.dropped(str(flat[i]), int(flat[i + 1]))
-
-    def clear(self) -> None:
-        """Forget everything (the layer was flushed: the counters in Redis are gone)."""
-        self.outstanding.clear()
-        self.pending.clear()
 
 
 class InboxReader:
@@ -281,7 +183,7 @@ class InboxReader:
             await self._drop()
 
     async def _read(self) -> None:
-        backoff = self._backoff
+        backoff, acks = self._backoff, self._acks
         next_reconcile = time.monotonic() + self._reconcile_every
         while True:
             try:
@@ -293,10 +195,10 @@ class InboxReader:
             if entries:
                 self.batches += 1
                 self.deliver(entries)
-            if time.monotonic() >= next_reconcile:
+            if acks.outstanding and time.monotonic() >= next_reconcile:
                 next_reconcile = time.monotonic() + self._reconcile_every
-                self._acks.reconcile(self._local)
-            if self._acks.pending:
+                self._report(False)  # the report looks for expired messages (Acks.reconcile)
+            elif acks.pending or acks.unsettled:
                 self._report(False)
 
     def deliver(self, entries: list[bytes]) -> None:
@@ -306,43 +208,39 @@ class InboxReader:
         for entry in entries:
             try:
                 sep = entry.index(b"\0", DEADLINE_DIGITS)
-                channels = entry[DEADLINE_DIGITS:sep].decode("utf-8").split(",")
                 deadline = int(entry[:DEADLINE_DIGITS])
-                if channels == [""]:
+                channel = entry[DEADLINE_DIGITS:sep].decode("utf-8")
+                if not channel or channel == ",":
                     raise ValueError("no channel")
             except ValueError:  # not written by this layer: never let it stop the reader
                 local.counters.undecodable += 1
                 logger.error("dropped a malformed entry of inbox %s: %r", self._key, entry[:40])
                 continue
-            payload = entry[sep + 1 :]
-            if channels[0] == "":
-                self._deliver_group(channels, payload, deadline <= now)
-                continue
-            channel = channels[0]
-            if deadline <= now:
+            if channel[0] == ",":
+                self._deliver_group(channel[1:].split(","), entry[sep + 1 :], deadline <= now)
+            elif deadline <= now:
                 local.counters.expired += 1
                 acks.dropped(channel)
             else:
                 # Redis admitted it against the channel's capacity when it was sent (the
                 # sender saw no ChannelFull): a mailbox filled by group messages meanwhile
                 # must not drop it. The mailbox is bounded by about 2x capacity.
-                local.put_nowait(channel, payload, admitted=True)
+                local.put_nowait(channel, entry[sep + 1 :], admitted=True)
                 acks.queued(channel)
 
-    def _deliver_group(self, channels: list[str], data: bytes, expired: bool) -> None:
+    def _deliver_group(self, members: list[str], data: bytes, expired: bool) -> None:
         """Put one group message (decoded once) into its members' mailboxes, skipping
-        full ones; ``channels[0]`` is empty (the group mark)."""
-        local, acks = self._local, self._acks
+        full ones."""
+        local = self._local
         if expired:
-            local.counters.expired += len(channels) - 1
+            local.counters.expired += len(members)
             return
-        message = self._decode(channels[1], data)
+        message = self._decode(members[0], data)
         if message is None:
             return
         put = local.put_nowait
-        members = channels[1:]
         accepted = [channel for channel in members if put(channel, message)]
-        acks.queued_group(accepted)
+        self._acks.group_delivered(accepted)
         skipped = len(members) - len(accepted)
         if skipped:
             local.counters.group_skipped_full += skipped

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from fast_channels.layers._local import LocalCore
+from fast_channels.layers.redis._acks import Acks
 from fast_channels.layers.redis._connection import RawPool, RedisConnection, close_client
-from fast_channels.layers.redis._inbox import Acks, Commands, InboxReader
+from fast_channels.layers.redis._inbox import Commands, InboxReader
 from fast_channels.layers.redis._named import NamedReader
 from fast_channels.layers.redis._pipe import CommandPipe, Script
 from fast_channels.types import Message
@@ -59,9 +60,14 @@ class LoopState:
         self.closed = False
         self.keeper = self.loop.create_task(self._keep(), name="fast-channels loop keeper")
 
+    @property
+    def reading(self) -> bool:
+        """Whether this loop's inbox reader runs."""
+        return self.inbox is not None and not self.inbox.task.done()
+
     def ensure_inbox_reader(self, key: str, shard: int) -> None:
         """Start this loop's reader of inbox ``key`` (on host ``shard``) unless it runs."""
-        if self.inbox is not None and not self.inbox.task.done():
+        if self.reading:
             return
         self.inbox = InboxReader(
             pool=cast(RawPool, self.clients[shard].connection_pool),
@@ -89,6 +95,21 @@ class LoopState:
                 block=self._block,
             )
         return reader
+
+    async def delete_keys(self, pattern: str) -> None:
+        """Delete every key matching ``pattern`` on every host (SCAN + UNLINK)."""
+        for client in cast(list[Commands], self.clients):
+            cursor = 0
+            while True:
+                reply = await client.execute_command(
+                    "SCAN", cursor, "MATCH", pattern, "COUNT", 1000
+                )
+                cursor = int(cast(list[bytes], reply)[0])
+                keys = cast(list[list[bytes]], reply)[1]
+                if keys:
+                    await client.execute_command("UNLINK", *keys)
+                if cursor == 0:
+                    break
 
     def statistics(self) -> dict[str, int]:
         """Round trips, commands, reader batches and Redis errors of this loop."""

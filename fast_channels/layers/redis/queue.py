@@ -10,11 +10,12 @@ How it is fast (Python CPU per message is the cost, never Redis):
 
 * ``send`` is one Lua script call (``EVALSHA``) that checks capacity and pushes; the
   message is serialized once. ``group_send`` is one call per Redis server, pushing one
-  entry per *receiving process* (see :mod:`._inbox`), not per member.
-* Commands issued together by one event loop share a round trip (:mod:`._pipe`).
-* ``new_channel()`` channels share one inbox per layer object, drained by one reader
-  task per event loop in batches (:mod:`._inbox`); named channels are popped only for
-  the receivers actually waiting (:mod:`._named`).
+  entry per *receiving process* (:mod:`._inbox`), not per member. Commands issued
+  together by one event loop share a round trip (:mod:`._pipe`).
+* ``new_channel()`` channels share one inbox per layer object, drained by one reader task
+  per event loop in batches (:mod:`._inbox`); receivers count what they take, reported
+  in batches (:mod:`._acks`). Named channels are popped only for the receivers actually
+  waiting (:mod:`._named`).
 
 Keys, all under ``<prefix>:`` (``flush()`` deletes exactly these): ``q:<channel>`` named
 channel list; ``in:<token>`` a process inbox; ``n:<token>`` its per-channel counts;
@@ -38,12 +39,14 @@ import os
 import re
 import secrets
 import time
+import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers._local import Payload
 from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer, logger
+from fast_channels.layers.redis._acks import Reporter
 from fast_channels.layers.redis._connection import (
     REDIS_ERRORS,
     HostSpec,
@@ -51,7 +54,7 @@ from fast_channels.layers.redis._connection import (
     connection_error,
     require_prefix,
 )
-from fast_channels.layers.redis._inbox import REPORT_DELAY, Acks, Commands, inbox_entry, now_ms
+from fast_channels.layers.redis._inbox import now_ms
 from fast_channels.layers.redis._loop import LoopState
 from fast_channels.layers.redis._pipe import Script
 
@@ -60,11 +63,14 @@ __all__ = ["RedisChannelLayer"]
 TOKEN_LENGTH = 12
 
 SEND = Script.load("queue_send")
+SEND_NAMED = Script.load("queue_send_named")
 GROUP_SEND = Script.load("queue_group_send")
 GROUP_ADD = Script.load("queue_group_add")
 GROUP_DISCARD = Script.load("queue_group_discard")
 ACK = Script.load("queue_ack")
-SCRIPTS = (SEND, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK)
+SCRIPTS = (SEND, SEND_NAMED, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK)
+OWN_CHANNELS_KEPT = 65_536  # channels a layer remembers as its own (then checks again)
+_LAYERS: weakref.WeakSet[RedisChannelLayer] = weakref.WeakSet()
 
 
 def _member_field(channel: str) -> str:
@@ -87,6 +93,8 @@ class RedisChannelLayer(BaseChannelLayer):
     Connection options are those of :class:`~._connection.RedisConnection`;
     ``receive_batch`` caps how many messages a reader pops per round trip.
     """
+
+    _fork_hooked: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -137,31 +145,47 @@ class RedisChannelLayer(BaseChannelLayer):
         ttl = max(1, math.ceil(self.expiry))
         self._refresh_every = max(1, math.ceil(ttl / 4))
         self._ttl = ttl + self._refresh_every  # keys outlast their messages (queue_send.lua)
-        self._refresh_due: dict[str, float] = {}  # inbox -> when its TTLs need setting again
+        self._refresh_due: dict[str, float] = {}  # token -> when its TTLs need setting again
         self._group_ttl = max(1, math.ceil(self.group_expiry))
         self._min_capacity = min([self.capacity, *(channel_capacity or {}).values()])
         self._block = max(0.01, min(1.0, self.conn.socket_timeout / 2))
-        self._pid = os.getpid()
+        self._reconcile_every = max(1.0, self.expiry / 2)
+        self._expiry_ms = int(self.expiry * 1000)
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
-        self._acks = Acks()
-        self._report: asyncio.Handle | None = None
-        self._report_urgent = False
-        self._report_loop: asyncio.AbstractEventLoop | None = None
+        self._own: set[str] = set()  # channels of this layer checked by receive()
+        self._inbox_keys: dict[str, tuple[tuple[str, str], int]] = {}  # token -> keys, shard
+        self._reporter = Reporter(
+            local=self.local,
+            capacity_for=self.capacity_for,
+            submit=self._submit_acks,
+            reconcile_every=self._reconcile_every,
+        )
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._last: LoopState | None = None
+        if not RedisChannelLayer._fork_hooked:
+            RedisChannelLayer._fork_hooked = True
+            os.register_at_fork(after_in_child=RedisChannelLayer._after_fork)
+        _LAYERS.add(self)
 
     # -- where things live ---------------------------------------------------------------
 
     @property
     def token(self) -> str:
         """The token naming this layer object's inbox in this process."""
-        if os.getpid() != self._pid:  # a forked child gets an inbox of its own
-            self._pid = os.getpid()
-            self._token = secrets.token_hex(TOKEN_LENGTH // 2)
-            self._acks = Acks()
-            self._states = {}
-            self._last = None
         return self._token
+
+    @staticmethod
+    def _after_fork() -> None:
+        """In a forked child: every layer gets an inbox of its own, no parent's state."""
+        for layer in list(_LAYERS):
+            layer._forked()
+
+    def _forked(self) -> None:
+        self._token = secrets.token_hex(TOKEN_LENGTH // 2)
+        self._own = set()
+        self._reporter.reset()
+        self._states = {}
+        self._last = None
 
     def shard_of(self, channel: str) -> int:
         """The Redis host index that holds ``channel``'s messages and memberships."""
@@ -177,17 +201,16 @@ class RedisChannelLayer(BaseChannelLayer):
             return state
         state = self._states.get(loop)
         if state is None or state.closed:
-            self.token  # noqa: B018 - resets per-process state after a fork
             state = LoopState(
                 conn=self.conn,
                 local=self.local,
-                acks=self._acks,
+                acks=self._reporter.acks,
                 scripts=SCRIPTS,
-                report=self._schedule_report,
+                report=self._reporter.schedule,
                 decode=self.decode,
                 batch=self.receive_batch,
                 block=self._block,
-                reconcile_every=max(1.0, self.expiry / 2),
+                reconcile_every=self._reconcile_every,
                 forget=self._forget,
             )
             self._states[loop] = state
@@ -202,90 +225,81 @@ class RedisChannelLayer(BaseChannelLayer):
 
     # -- acknowledgements ------------------------------------------------------------
 
-    def report_acks(self) -> None:
-        """Send the pending per-channel counts to Redis (queued on this loop's pipe)."""
-        if self._report is not None:
-            self._report.cancel()
-            self._report = None
-        if not self._acks.pending or self._closed:
-            return
+    def _submit_acks(self, flat: list[str | int]) -> asyncio.Future[object] | None:
         state = self._states.get(asyncio.get_running_loop())
-        if state is None or state.closed:  # the loop is shutting down: report from the next
-            return
-        flat = self._acks.take()
-        token = self.token
-        pipe = state.pipes[self.conn.shard_for(token)]
-        future = pipe.submit_script(ACK, (f"{self._keys}n:{token}",), (self._ttl, *flat))
-        future.add_done_callback(lambda f: self._acks_done(f, flat))
-
-    def _acks_done(self, future: asyncio.Future[object], flat: list[str | int]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            self._acks.give_back(flat)
-
-    def _schedule_report(self, urgent: bool) -> None:
-        """Report soon: in this loop iteration if ``urgent``, else within REPORT_DELAY."""
-        report, loop = self._report, asyncio.get_running_loop()
-        if report is not None and self._report_loop is loop and not report.cancelled():
-            if not urgent or self._report_urgent:
-                return
-            report.cancel()
-        self._report_loop = loop
-        self._report_urgent = urgent
-        if urgent:
-            self._report = loop.call_soon(self.report_acks)
-        else:
-            self._report = loop.call_later(REPORT_DELAY, self.report_acks)
+        if state is None or state.closed or self._closed:
+            return None
+        pipe = state.pipes[self.conn.shard_for(self._token)]
+        return pipe.submit_script(ACK, (f"{self._keys}n:{self._token}",), (self._ttl, *flat))
 
     # -- transport -------------------------------------------------------------------
 
     async def _send(self, channel: str, data: bytes) -> None:
-        state = self._state()
-        if self._acks.pending:
-            self.report_acks()
-        now, started = now_ms(), time.monotonic()
-        deadline = now + int(self.expiry * 1000)
-        refresh = ""  # the inbox whose TTLs this send sets (queue_send.lua, ARGV[6])
+        state = self._last
+        if state is None or state.loop is not asyncio.get_running_loop() or state.closed:
+            state = self._state()
         bang = channel.find("!")
         if bang < 0:
             key = f"{self._keys}q:{channel}"
-            keys = (key, key)
-            entry = b"%013d%s" % (deadline, data)
-            args = ("", self.capacity_for(channel), entry, self._ttl, now, 1)
-            shard = self.conn.shard_for(channel)
-        else:
-            token = channel[max(0, bang - TOKEN_LENGTH) : bang]
-            inbox = f"{self._keys}in:{token}"
-            keys = (inbox, f"{self._keys}n:{token}")
-            if started >= self._refresh_due.get(inbox, 0.0):
-                refresh = inbox
-            entry = inbox_entry(deadline, channel, data)
-            args = (channel, self.capacity_for(channel), entry, self._ttl, now, int(bool(refresh)))
-            shard = self.conn.shard_for(token)
-        if not await state.pipes[shard].script(SEND, keys, args):
+            now = now_ms()
+            entry = b"%013d%s" % (now + self._expiry_ms, data)
+            args = (self.capacity_for(channel), entry, self._ttl, now)
+            pipe = state.pipes[self.conn.shard_for(channel)]
+            if not await pipe.script(SEND_NAMED, (key,), args):
+                self.local.counters.rejected_full += 1
+                raise self._full(channel)
+            self.local.counters.sent += 1
+            return
+        reporter = self._reporter
+        if channel in reporter.acks.pending:  # this process received from it: Redis first
+            reporter.flush()
+        token = channel[max(0, bang - TOKEN_LENGTH) : bang]
+        found = self._inbox_keys.get(token)
+        if found is None:
+            found = self._inbox_keys_for(token)
+        started = time.monotonic()
+        refresh = started >= self._refresh_due.get(token, 0.0)
+        entry = b"%013d%s\0%s" % (now_ms() + self._expiry_ms, channel.encode(), data)
+        argv = (channel, self.capacity_for(channel), entry, self._ttl, int(refresh))
+        if not await state.pipes[found[1]].script(SEND, found[0], argv):
             self.local.counters.rejected_full += 1
             raise self._full(channel)
         self.local.counters.sent += 1
         if refresh:
             if len(self._refresh_due) > 4096:
                 self._refresh_due.clear()
-            self._refresh_due[refresh] = started + self._refresh_every
+            self._refresh_due[token] = started + self._refresh_every
+
+    def _inbox_keys_for(self, token: str) -> tuple[tuple[str, str], int]:
+        if len(self._inbox_keys) > 4096:
+            self._inbox_keys.clear()
+        keys = (f"{self._keys}in:{token}", f"{self._keys}n:{token}")
+        found = self._inbox_keys[token] = (keys, self.conn.shard_for(token))
+        return found
 
     async def _receive(self, channel: str) -> Payload:
-        state = self._state()
-        if "!" in channel:
-            self._require_own_channel(channel, self.token)
-            inbox = state.inbox
-            if inbox is None or inbox.task.done():
-                token = self.token
-                state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
-            payload = await self.local.get(channel)
-            owed = self._acks.handed_out(channel) * 4
-            if owed:  # else nothing new to report: what is pending already has a report due
-                self._schedule_report(
-                    owed >= self._min_capacity and owed >= self.capacity_for(channel)
-                )
-            return payload
-        reader = state.named_reader(channel, f"{self._keys}q:{channel}")
+        loop = asyncio.get_running_loop()
+        if "!" not in channel:
+            return await self._receive_named(channel)
+        if channel not in self._own:
+            self._require_own_channel(channel, self._token)
+            if len(self._own) >= OWN_CHANNELS_KEPT:
+                self._own.clear()
+            self._own.add(channel)
+        state = self._last
+        if state is None or state.loop is not loop or state.closed or not state.reading:
+            state = self._state()
+            token = self._token
+            state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
+        got = await self.local.get(channel)
+        if type(got) is bytes:  # a direct message (group ones are decoded): count it
+            owed = self._reporter.acks.handed_out(channel) * 4
+            urgent = owed >= self._min_capacity and owed >= self.capacity_for(channel)
+            self._reporter.schedule(urgent)
+        return got
+
+    async def _receive_named(self, channel: str) -> Payload:
+        reader = self._state().named_reader(channel, f"{self._keys}q:{channel}")
         reader.enter()
         try:
             return await self.local.get(channel)
@@ -293,7 +307,10 @@ class RedisChannelLayer(BaseChannelLayer):
             reader.leave()
 
     async def _new_channel(self, prefix: str) -> str:
-        return f"{prefix}{self.token}!{self._random_suffix()}"
+        channel = f"{prefix}{self._token}!{self._random_suffix()}"
+        if len(self._own) < OWN_CHANNELS_KEPT:
+            self._own.add(channel)
+        return channel
 
     def _group_keys(self, group: str) -> tuple[str, str, str]:
         keys = self._keys
@@ -313,8 +330,6 @@ class RedisChannelLayer(BaseChannelLayer):
 
     async def _group_send(self, group: str, data: bytes) -> None:
         state = self._state()
-        if self._acks.pending:
-            self.report_acks()
         self.local.counters.group_sends += 1
         now = now_ms()
         args = (
@@ -340,25 +355,12 @@ class RedisChannelLayer(BaseChannelLayer):
             )
 
     async def _flush(self) -> None:
-        state = self._state()
-        pattern = f"{self._keys}*"
         try:
-            for client in cast(list[Commands], state.clients):
-                cursor = 0
-                while True:
-                    reply = await client.execute_command(
-                        "SCAN", cursor, "MATCH", pattern, "COUNT", 1000
-                    )
-                    cursor = int(cast(list[bytes], reply)[0])
-                    keys = cast(list[list[bytes]], reply)[1]
-                    if keys:
-                        await client.execute_command("UNLINK", *keys)
-                    if cursor == 0:
-                        break
+            await self._state().delete_keys(f"{self._keys}*")
         except REDIS_ERRORS as exc:
             raise connection_error(exc, f"flush {self.conn.describe()}") from exc
         self.local.flush()
-        self._acks.clear()
+        self._reporter.acks.clear()
         self._refresh_due.clear()
 
     async def _aclose(self) -> None:
