@@ -115,6 +115,12 @@ async def blmpop(client: Commands, key: str, count: int, block: float) -> list[b
     return cast(list[bytes], cast(list[object], reply)[1])
 
 
+class _Timeouts(Protocol):
+    """The redis-py connection attribute that bounds both its writes and its reads."""
+
+    socket_timeout: float | None
+
+
 class InboxReader:
     """The task that drains one inbox into the local mailboxes, for one event loop.
 
@@ -137,6 +143,7 @@ class InboxReader:
     ) -> None:
         self._pool = pool
         self._conn: RawConnection | None = None
+        self._timeout: float | None = None
         self._pop = [pack([("BLMPOP", block, 1, key, "LEFT", "COUNT", batch)])]
         self._key = key
         self._local = local
@@ -156,10 +163,18 @@ class InboxReader:
         conn = self._conn
         if conn is None:
             conn = self._conn = await self._pool.get_connection()
+            self._timeout = cast(_Timeouts, conn).socket_timeout
+        timeouts = cast(_Timeouts, conn)
         try:
+            # The write goes without redis-py's timeout, which costs a task per write
+            # (asyncio.wait_for): one short command in flight never waits for the socket.
+            # The read keeps it.
+            timeouts.socket_timeout = None
             await conn.send_packed_command(self._pop, check_health=False)
+            timeouts.socket_timeout = self._timeout
             reply = await conn.read_response()
         except BaseException:
+            timeouts.socket_timeout = self._timeout
             await self._drop()
             raise
         if not reply:
