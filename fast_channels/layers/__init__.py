@@ -4,9 +4,9 @@ The Redis layers live in :mod:`fast_channels.layers.redis` (``pip install
 fast-channels[redis]``).
 """
 
-from fast_channels.layers._local import LayerStatistics, OverflowPolicy
 from fast_channels.layers.base import BaseChannelLayer, ChannelLayer
 from fast_channels.layers.in_memory import InMemoryChannelLayer
+from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.registry import (
     get_channel_layer,
     has_layers,
@@ -14,6 +14,7 @@ from fast_channels.layers.registry import (
     registered_aliases,
     unregister_channel_layer,
 )
+from fast_channels.layers.statistics import LayerStatistics
 
 __all__ = [
     "BaseChannelLayer",

@@ -4,9 +4,13 @@ A *mailbox* is the bounded FIFO of one channel in this process, plus the receive
 on it. The in-memory layer is this core and nothing else; the Redis layers feed it from
 their reader tasks and use its groups for local fan-out.
 
-Cancel safety: a waiting ``get()`` holds nothing. A put appends to the mailbox and wakes
-one waiter, which then takes the head itself; a waiter cancelled after being woken passes
-the wake-up on. So cancelling ``get()`` never loses a message.
+Hand-off: a put into an empty mailbox with a receiver waiting on the same event loop gives
+the payload straight to that receiver's future; otherwise it appends to the mailbox and
+wakes one waiter, which takes the head itself.
+
+Cancel safety: a receiver cancelled after a payload was handed to it puts the payload
+back at the head of its mailbox and wakes the next waiter; one cancelled after a plain
+wake-up passes the wake-up on. So cancelling ``get()`` never loses a message.
 
 Thread safety: a put may come from another thread's event loop (the sync API runs one).
 Every change to mailboxes and groups happens under one lock, held only around synchronous
@@ -16,83 +20,25 @@ sections; waiters of another loop are woken through that loop's ``call_soon_thre
 from __future__ import annotations
 
 import asyncio
-import enum
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 
 from fast_channels.exceptions import LayerClosedError
+from fast_channels.layers.overflow import OverflowPolicy
+from fast_channels.layers.statistics import Counters, LayerStatistics
 from fast_channels.types import Message
 
-__all__ = ["LayerStatistics", "LocalCore", "OverflowPolicy", "Payload"]
+__all__ = ["LocalCore", "Payload"]
 
 Payload = bytes | Message
 """What a mailbox holds: encoded bytes, or a message decoded once for many receivers."""
 
 
-class OverflowPolicy(enum.Enum):
-    """What a full mailbox does with one more message. Every choice is counted."""
-
-    REJECT = "reject"
-    """Refuse the new message; the sender learns it (``ChannelFull`` / group skip count)."""
-    DROP_OLDEST = "drop_oldest"
-    """Make room by dropping the oldest waiting message (freshest data wins)."""
-    DROP_NEWEST = "drop_newest"
-    """Drop the new message (what is queued is kept)."""
-
-
-@dataclass(slots=True)
-class _Counters:
-    sent: int = 0
-    received: int = 0
-    group_sends: int = 0
-    rejected_full: int = 0
-    group_skipped_full: int = 0
-    dropped_overflow: int = 0
-    expired: int = 0
-    undecodable: int = 0
-
-
-def _no_extra() -> dict[str, int]:
-    return {}
-
-
-@dataclass(frozen=True, slots=True)
-class LayerStatistics:
-    """A snapshot of one layer's counters in this process (``layer.statistics()``).
-
-    Counters only grow; ``channels``, ``groups``, ``buffered`` and ``waiting_receivers``
-    are the current sizes.
-    """
-
-    channels: int = 0
-    """Channels with a mailbox here (messages or receivers waiting)."""
-    groups: int = 0
-    """Groups with at least one local member."""
-    buffered: int = 0
-    """Messages waiting in local mailboxes."""
-    waiting_receivers: int = 0
-    """``receive()`` calls waiting for a message."""
-    sent: int = 0
-    """Messages accepted by ``send`` (one per call)."""
-    received: int = 0
-    """Messages handed to ``receive()`` callers."""
-    group_sends: int = 0
-    """``group_send`` calls."""
-    rejected_full: int = 0
-    """``send`` calls refused with ``ChannelFull``."""
-    group_skipped_full: int = 0
-    """Group members skipped by ``group_send`` because their channel was full."""
-    dropped_overflow: int = 0
-    """Messages dropped by a DROP_OLDEST / DROP_NEWEST overflow policy."""
-    expired: int = 0
-    """Messages dropped because they waited longer than ``expiry``."""
-    undecodable: int = 0
-    """Messages dropped because they could not be decrypted or decoded."""
-    extra: dict[str, int] = field(default_factory=_no_extra)
-    """Backend-specific counters (e.g. reconnects)."""
+_Waiter = asyncio.Future[Payload | None]
+"""A waiting ``get()``: resolved with its payload (hand-off) or None (look again)."""
 
 
 class _Mailbox:
@@ -100,7 +46,7 @@ class _Mailbox:
 
     def __init__(self) -> None:
         self.items: deque[tuple[float, Payload]] = deque()
-        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.waiters: deque[_Waiter] = deque()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -110,7 +56,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _resolve(fut: asyncio.Future[None]) -> None:
+def _resolve(fut: _Waiter) -> None:
     if not fut.done():
         fut.set_result(None)
 
@@ -130,7 +76,7 @@ class LocalCore:
         self.group_expiry = group_expiry
         self.capacity_for = capacity_for
         self.overflow = overflow
-        self.counters = _Counters()
+        self.counters = Counters()
         self._boxes: dict[str, _Mailbox] = {}
         self._groups: dict[str, dict[str, float]] = {}
         self._closed = False
@@ -166,6 +112,8 @@ class LocalCore:
         if box is None:
             box = self._boxes[channel] = _Mailbox()
         items = box.items
+        if box.waiters and not items and self._hand(box, payload, running):
+            return True
         if not admitted and items and len(items) >= self.capacity_for(channel):
             self._drop_expired(box, now)
             if len(items) >= self.capacity_for(channel):
@@ -179,6 +127,39 @@ class LocalCore:
         if box.waiters:
             self._wake_one(box, running)
         return True
+
+    def _hand(
+        self, box: _Mailbox, payload: Payload, running: asyncio.AbstractEventLoop | None
+    ) -> bool:
+        """Give ``payload`` to the first live waiter if it waits on ``running``'s loop."""
+        waiters = box.waiters
+        while waiters:
+            fut = waiters[0]
+            if fut.done():
+                waiters.popleft()
+                continue
+            if fut.get_loop() is not running:
+                return False  # another thread's loop: queue it and wake that loop
+            waiters.popleft()
+            fut.set_result(payload)
+            self.counters.received += 1
+            return True
+        return False
+
+    def put_many(
+        self, channels: Sequence[str], payload: Payload, *, admitted: bool = False
+    ) -> list[str]:
+        """Queue ``payload`` for each of ``channels``; returns those that accepted it.
+
+        One clock read, one loop lookup and one lock acquisition serve every channel.
+        """
+        now = time.monotonic()
+        running = _running_loop()
+        put = self._put
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(now)
+            return [ch for ch in channels if put(ch, payload, now, running, admitted)]
 
     def has_room(self, channel: str) -> bool:
         """Whether one more message fits in ``channel``'s mailbox right now."""
@@ -211,29 +192,62 @@ class LocalCore:
         """Wait for the oldest unexpired payload of ``channel``; cancel-safe."""
         loop = asyncio.get_running_loop()
         while True:
-            with self._lock:
-                if self._closed:
-                    raise LayerClosedError("the channel layer is closed; create a new one")
-                box = self._boxes.get(channel)
-                if box is None:
-                    box = self._boxes[channel] = _Mailbox()
+            got = self.take(channel, loop)
+            if not isinstance(got, asyncio.Future):
+                return got
+            try:
+                handed = await got
+            except asyncio.CancelledError:
+                self.abandon(channel, got, loop)
+                raise
+            if handed is not None:
+                return handed
+
+    def take(self, channel: str, loop: asyncio.AbstractEventLoop) -> Payload | _Waiter:
+        """The oldest unexpired payload of ``channel``, or a future to await for it.
+
+        The future (of ``loop``, the caller's running loop) resolves with the payload
+        handed to this receiver, or with None: look again (call ``take`` once more). A
+        caller cancelled while awaiting it must call :meth:`abandon`. :meth:`get` is this
+        loop; a layer's ``receive`` runs it inline to save a coroutine frame per message.
+        """
+        with self._lock:
+            if self._closed:
+                raise LayerClosedError("the channel layer is closed; create a new one")
+            box = self._boxes.get(channel)
+            if box is None:
+                box = self._boxes[channel] = _Mailbox()
+            elif box.items:
                 payload = self._pop(box, time.monotonic())
                 if payload is not None:
                     if box.items and box.waiters:
                         self._wake_one(box, loop)
                     return payload
-                fut: asyncio.Future[None] = loop.create_future()
-                box.waiters.append(fut)
-            try:
-                await fut
-            except asyncio.CancelledError:
-                with self._lock:
-                    if fut in box.waiters:
-                        box.waiters.remove(fut)
-                    elif box.items:
-                        self._wake_one(box, loop)
-                    self._forget_if_idle(channel, box)
-                raise
+            fut: _Waiter = loop.create_future()
+            box.waiters.append(fut)
+            return fut
+
+    def abandon(self, channel: str, fut: _Waiter, loop: asyncio.AbstractEventLoop) -> None:
+        """The receiver awaiting ``fut`` (from :meth:`take`) was cancelled: give back the
+        payload it was handed, or pass its wake-up on, so that no message is lost."""
+        with self._lock:
+            box = self._boxes.get(channel)
+            if box is not None and fut in box.waiters:
+                box.waiters.remove(fut)
+            elif fut.done() and not fut.cancelled() and (handed := fut.result()) is not None:
+                self.counters.received -= 1
+                if self._closed:
+                    return
+                if box is None:
+                    box = self._boxes[channel] = _Mailbox()
+                box.items.appendleft((time.monotonic() + self.expiry, handed))
+                if box.waiters:
+                    self._wake_one(box, loop)
+                return
+            elif box is not None and box.items:
+                self._wake_one(box, loop)
+            if box is not None:
+                self._forget_if_idle(channel, box)
 
     def _pop(self, box: _Mailbox, now: float) -> Payload | None:
         items = box.items

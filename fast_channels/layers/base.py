@@ -21,6 +21,7 @@ the typed errors of :mod:`fast_channels.exceptions`.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 import re
@@ -40,8 +41,10 @@ from fast_channels.exceptions import (
     MessageTooLargeError,
     MessageTypeError,
 )
-from fast_channels.layers._local import LayerStatistics, LocalCore, OverflowPolicy, Payload
+from fast_channels.layers._local import LocalCore, Payload
 from fast_channels.layers.contract import ChannelLayer
+from fast_channels.layers.overflow import OverflowPolicy
+from fast_channels.layers.statistics import LayerStatistics
 from fast_channels.serialization import Serializer, make_serializer
 from fast_channels.sync import SyncLayerMethods
 from fast_channels.types import Message
@@ -261,8 +264,27 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         """
         self._check_open()
         self.require_valid_channel_name(channel)
+        loop = asyncio.get_running_loop()
+        local = self.local
         while True:
-            message = self.decode(channel, await self._receive(channel))
+            if self._receives_locally(channel, loop):
+                # The hot path, inline: one coroutine frame per message.
+                got = local.take(channel, loop)
+                if isinstance(got, asyncio.Future):
+                    try:
+                        payload = await got
+                    except asyncio.CancelledError:
+                        local.abandon(channel, got, loop)
+                        raise
+                    if payload is None:
+                        continue
+                else:
+                    payload = got
+            else:
+                payload = await self._receive(channel)
+            if isinstance(payload, dict):
+                return dict(payload)  # decoded once for many receivers: each gets its own
+            message = self.decode(channel, payload)
             if message is not None:
                 return message
 
@@ -343,6 +365,12 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
 
     @abstractmethod
     async def _receive(self, channel: str) -> Payload: ...
+
+    def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether ``receive(channel)`` on ``loop`` needs nothing but the local mailbox
+        (no subscription to make, no reader to start, nothing to do after the wait); then
+        ``receive`` waits on ``self.local`` itself instead of calling :meth:`_receive`."""
+        return False
 
     @abstractmethod
     async def _new_channel(self, prefix: str) -> str: ...

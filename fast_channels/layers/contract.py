@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from fast_channels.layers._local import LayerStatistics
+from fast_channels.layers.statistics import LayerStatistics
 from fast_channels.types import Message
 
 __all__ = ["ChannelLayer"]

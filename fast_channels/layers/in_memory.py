@@ -8,6 +8,8 @@ process: use a Redis layer for HTTP workers, background workers or several machi
 
 from __future__ import annotations
 
+import asyncio
+
 from fast_channels.layers._local import Payload
 from fast_channels.layers.base import BaseChannelLayer, logger
 
@@ -31,6 +33,9 @@ class InMemoryChannelLayer(BaseChannelLayer):
 
     async def _receive(self, channel: str) -> Payload:
         return await self.local.get(channel)
+
+    def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
+        return True
 
     async def _new_channel(self, prefix: str) -> str:
         return f"{prefix}inmemory!{self._random_suffix()}"

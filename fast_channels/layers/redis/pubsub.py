@@ -25,9 +25,9 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fast_channels.exceptions import ConfigurationError
-from fast_channels.layers._local import OverflowPolicy, Payload
+from fast_channels.layers._local import Payload
 from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer
+from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.redis._connection import HostSpec, RedisConnection, require_prefix
 from fast_channels.layers.redis._pipe import CommandPipe
 from fast_channels.layers.redis._subscriber import Subscriber, logger
@@ -36,18 +36,6 @@ __all__ = ["RedisPubSubChannelLayer"]
 
 _Target = tuple[bool, str, int]
 """What a subscribed Redis channel is: (is a group, group name or channel head, shard)."""
-
-
-def _policy(value: object) -> OverflowPolicy:
-    if isinstance(value, OverflowPolicy):
-        return value
-    try:
-        return OverflowPolicy(value)
-    except ValueError:
-        choices = ", ".join(repr(p.value) for p in OverflowPolicy)
-        raise ConfigurationError(
-            f"overflow must be an OverflowPolicy or one of {choices}, got {value!r}"
-        ) from None
 
 
 class RedisPubSubChannelLayer(BaseChannelLayer):
@@ -104,7 +92,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         overflow: OverflowPolicy | str = OverflowPolicy.DROP_OLDEST,
     ) -> None:
-        self.overflow = _policy(overflow)
+        self.overflow = OverflowPolicy.parse(overflow)
         super().__init__(
             expiry=expiry,
             group_expiry=group_expiry,
@@ -125,6 +113,10 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         self._targets: dict[bytes, _Target] = {}
         self._keys: dict[str, bytes] = {}
         self._home: asyncio.AbstractEventLoop | None = None
+        # Bumped whenever the subscriptions move to another loop (or are dropped): a
+        # channel recorded in _receivable under the current epoch needs no check.
+        self._epoch = 0
+        self._receivable: dict[str, int] = {}
         self._subscribers: list[Subscriber] = []
         self._pipes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[CommandPipe]] = (
             weakref.WeakKeyDictionary()
@@ -182,7 +174,16 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
             or not self._subscribers[target[2]].holds(key)
         ):
             await self._subscribe(key, (False, head, self.connection.shard_for(head)))
+        if len(self._receivable) >= 10_000:
+            self._receivable.clear()
+        self._receivable[channel] = self._epoch
         return await self.local.get(channel)
+
+    def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
+        # Once _receive has seen the subscription confirmed on the home loop, later
+        # receives there only wait on the mailbox (the subscriber resubscribes by itself
+        # after a reconnect; channel subscriptions are never dropped while the layer lives).
+        return self._receivable.get(channel) == self._epoch and self._home is loop
 
     async def _new_channel(self, prefix: str) -> str:
         head = f"{prefix}{self._inbox}"
@@ -216,6 +217,8 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         self.local.close()
         subscribers, self._subscribers = self._subscribers, []
         home, self._home = self._home, None
+        self._epoch += 1
+        self._receivable.clear()
         self._targets.clear()
         loop = asyncio.get_running_loop()
         if home is loop:
@@ -245,6 +248,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         # The loop that held the subscriptions is gone (or idle): take them over here.
         old = [sub.retire() for sub in self._subscribers]
         self._home = loop
+        self._epoch += 1
         self._subscribers = [
             Subscriber(
                 client,
