@@ -60,15 +60,11 @@ class LoopState:
         self.closed = False
         self.keeper = self.loop.create_task(self._keep(), name="fast-channels loop keeper")
 
-    @property
-    def reading(self) -> bool:
-        """Whether this loop's inbox reader runs."""
-        return self.inbox is not None and not self.inbox.task.done()
-
-    def ensure_inbox_reader(self, key: str, shard: int) -> None:
-        """Start this loop's reader of inbox ``key`` (on host ``shard``) unless it runs."""
-        if self.reading:
-            return
+    def ensure_inbox_reader(self, key: str, shard: int) -> asyncio.Task[None]:
+        """Start this loop's reader of inbox ``key`` (on host ``shard``) unless it runs;
+        returns its task."""
+        if self.inbox is not None and not self.inbox.task.done():
+            return self.inbox.task
         self.inbox = InboxReader(
             pool=cast(RawPool, self.clients[shard].connection_pool),
             key=key,
@@ -80,6 +76,7 @@ class LoopState:
             block=self._block,
             reconcile_every=self._reconcile_every,
         )
+        return self.inbox.task
 
     def named_reader(self, channel: str, key: str) -> NamedReader:
         """The reader of named ``channel`` on this loop (made on first use)."""

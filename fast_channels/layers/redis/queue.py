@@ -162,6 +162,7 @@ class RedisChannelLayer(BaseChannelLayer):
         )
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._last: LoopState | None = None
+        self._reading: asyncio.AbstractEventLoop | None = None  # loop whose reader runs
         if not RedisChannelLayer._fork_hooked:
             RedisChannelLayer._fork_hooked = True
             os.register_at_fork(after_in_child=RedisChannelLayer._after_fork)
@@ -186,6 +187,7 @@ class RedisChannelLayer(BaseChannelLayer):
         self._reporter.reset()
         self._states = {}
         self._last = None
+        self._reading = None
 
     def shard_of(self, channel: str) -> int:
         """The Redis host index that holds ``channel``'s messages and memberships."""
@@ -238,30 +240,28 @@ class RedisChannelLayer(BaseChannelLayer):
         state = self._last
         if state is None or state.loop is not asyncio.get_running_loop() or state.closed:
             state = self._state()
-        bang = channel.find("!")
+        bang, token, refresh, started = channel.find("!"), "", False, 0.0
         if bang < 0:
-            key = f"{self._keys}q:{channel}"
-            now = now_ms()
+            key, now = f"{self._keys}q:{channel}", now_ms()
             entry = b"%013d%s" % (now + self._expiry_ms, data)
             args = (self.capacity_for(channel), entry, self._ttl, now)
-            pipe = state.pipes[self.conn.shard_for(channel)]
-            if not await pipe.script(SEND_NAMED, (key,), args):
-                self.local.counters.rejected_full += 1
-                raise self._full(channel)
-            self.local.counters.sent += 1
-            return
-        reporter = self._reporter
-        if channel in reporter.acks.pending:  # this process received from it: Redis first
-            reporter.flush()
-        token = channel[max(0, bang - TOKEN_LENGTH) : bang]
-        found = self._inbox_keys.get(token)
-        if found is None:
-            found = self._inbox_keys_for(token)
-        started = time.monotonic()
-        refresh = started >= self._refresh_due.get(token, 0.0)
-        entry = b"%013d%s\0%s" % (now_ms() + self._expiry_ms, channel.encode(), data)
-        argv = (channel, self.capacity_for(channel), entry, self._ttl, int(refresh))
-        if not await state.pipes[found[1]].script(SEND, found[0], argv):
+            queued = state.pipes[self.conn.shard_for(channel)].script(SEND_NAMED, (key,), args)
+        else:
+            if channel in self._reporter.acks.pending:  # received here: tell Redis first
+                self._reporter.flush()
+            token = channel[max(0, bang - TOKEN_LENGTH) : bang]
+            found = self._inbox_keys.get(token)
+            if found is None:
+                if len(self._inbox_keys) > 4096:
+                    self._inbox_keys.clear()
+                keys = (f"{self._keys}in:{token}", f"{self._keys}n:{token}")
+                found = self._inbox_keys[token] = (keys, self.conn.shard_for(token))
+            started = time.monotonic()
+            refresh = started >= self._refresh_due.get(token, 0.0)
+            entry = b"%013d%s\0%s" % (now_ms() + self._expiry_ms, channel.encode(), data)
+            argv = (channel, self.capacity_for(channel), entry, self._ttl, int(refresh))
+            queued = state.pipes[found[1]].script(SEND, found[0], argv)
+        if not await queued:
             self.local.counters.rejected_full += 1
             raise self._full(channel)
         self.local.counters.sent += 1
@@ -269,13 +269,6 @@ class RedisChannelLayer(BaseChannelLayer):
             if len(self._refresh_due) > 4096:
                 self._refresh_due.clear()
             self._refresh_due[token] = started + self._refresh_every
-
-    def _inbox_keys_for(self, token: str) -> tuple[tuple[str, str], int]:
-        if len(self._inbox_keys) > 4096:
-            self._inbox_keys.clear()
-        keys = (f"{self._keys}in:{token}", f"{self._keys}n:{token}")
-        found = self._inbox_keys[token] = (keys, self.conn.shard_for(token))
-        return found
 
     async def _receive(self, channel: str) -> Payload:
         loop = asyncio.get_running_loop()
@@ -286,17 +279,26 @@ class RedisChannelLayer(BaseChannelLayer):
             if len(self._own) >= OWN_CHANNELS_KEPT:
                 self._own.clear()
             self._own.add(channel)
-        state = self._last
-        if state is None or state.loop is not loop or state.closed or not state.reading:
-            state = self._state()
-            token = self._token
-            state.ensure_inbox_reader(f"{self._keys}in:{token}", self.conn.shard_for(token))
+        if self._reading is not loop:
+            self._start_reading(loop)
         got = await self.local.get(channel)
         if type(got) is bytes:  # a direct message (group ones are decoded): count it
             owed = self._reporter.acks.handed_out(channel) * 4
             urgent = owed >= self._min_capacity and owed >= self.capacity_for(channel)
             self._reporter.schedule(urgent)
         return got
+
+    def _start_reading(self, loop: asyncio.AbstractEventLoop) -> None:
+        token = self._token
+        task = self._state().ensure_inbox_reader(
+            f"{self._keys}in:{token}", self.conn.shard_for(token)
+        )
+        self._reading = loop
+        task.add_done_callback(lambda _: self._stopped_reading(loop))
+
+    def _stopped_reading(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._reading is loop:
+            self._reading = None
 
     async def _receive_named(self, channel: str) -> Payload:
         reader = self._state().named_reader(channel, f"{self._keys}q:{channel}")
