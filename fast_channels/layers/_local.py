@@ -112,8 +112,16 @@ class LocalCore:
         if box is None:
             box = self._boxes[channel] = _Mailbox()
         items = box.items
-        if box.waiters and not items and self._hand(box, payload, running):
-            return True
+        waiters = box.waiters
+        if waiters and not items:
+            # Hand-off to a receiver waiting on this loop (another thread's loop: queue it
+            # and wake that loop). Runs once per delivery, so it is inline.
+            while waiters and waiters[0].done():  # cancelled receivers
+                waiters.popleft()
+            if waiters and waiters[0].get_loop() is running:
+                waiters.popleft().set_result(payload)
+                self.counters.received += 1
+                return True
         if not admitted and items and len(items) >= self.capacity_for(channel):
             self._drop_expired(box, now)
             if len(items) >= self.capacity_for(channel):
@@ -127,24 +135,6 @@ class LocalCore:
         if box.waiters:
             self._wake_one(box, running)
         return True
-
-    def _hand(
-        self, box: _Mailbox, payload: Payload, running: asyncio.AbstractEventLoop | None
-    ) -> bool:
-        """Give ``payload`` to the first live waiter if it waits on ``running``'s loop."""
-        waiters = box.waiters
-        while waiters:
-            fut = waiters[0]
-            if fut.done():
-                waiters.popleft()
-                continue
-            if fut.get_loop() is not running:
-                return False  # another thread's loop: queue it and wake that loop
-            waiters.popleft()
-            fut.set_result(payload)
-            self.counters.received += 1
-            return True
-        return False
 
     def put_many(
         self, channels: Sequence[str], payload: Payload, *, admitted: bool = False

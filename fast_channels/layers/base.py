@@ -262,8 +262,10 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         Messages that cannot be decrypted or decoded are dropped, logged with the
         channel's name and counted; the wait goes on.
         """
-        self._check_open()
-        self.require_valid_channel_name(channel)
+        if self._closed:
+            self._check_open()
+        if channel not in _VALID_CHANNELS:
+            self.require_valid_channel_name(channel)
         loop = asyncio.get_running_loop()
         local = self.local
         while True:
