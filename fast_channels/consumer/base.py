@@ -41,7 +41,13 @@ __all__ = ["AsyncConsumer", "ConsumerApp"]
 logger = logging.getLogger("fast_channels.consumer")
 
 
-@dataclass(slots=True, frozen=True)
+# (consumer class, message type) -> handler method name, for types already checked.
+# Only types a class has a handler for get in, so its size is bounded by the code.
+_HANDLERS: dict[tuple[type, str], str] = {}
+_MAX_HANDLERS = 10_000
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~3x, per message
 class _Envelope:
     message: Message
     from_layer: bool = False
@@ -142,7 +148,16 @@ class AsyncConsumer:
     async def dispatch(self, message: Message) -> None:
         """Call the handler of ``message["type"]`` (``"chat.message"`` → ``chat_message``)."""
         kind = message.get("type")
-        name = type(self).__name__
+        method = _HANDLERS.get((type(self), kind)) if isinstance(kind, str) else None
+        if method is None:
+            method = self._handler_name(message)
+        await getattr(self, method)(message)
+
+    def _handler_name(self, message: Message) -> str:
+        """Check that ``message["type"]`` names an async handler of this class; remember it."""
+        kind = message.get("type")
+        cls = type(self)
+        name = cls.__name__
         if not isinstance(kind, str) or not kind:
             raise UnknownMessageTypeError(
                 f"{name} got a message without a str 'type' (keys: {sorted(message)}); "
@@ -167,7 +182,9 @@ class AsyncConsumer:
             )
         if not inspect.iscoroutinefunction(handler):
             raise ConsumerError(f"{name}.{method} handles messages, so it must be `async def`")
-        await handler(message)
+        if getattr(cls, method, None) is not None and len(_HANDLERS) < _MAX_HANDLERS:
+            _HANDLERS[cls, kind] = method  # a class's handler: checked once per type
+        return method
 
     # -- connection lifecycle ------------------------------------------------------------
 
@@ -262,7 +279,11 @@ class AsyncConsumer:
     ) -> None:
         try:
             while True:
-                await inbox.put(_Envelope(await layer.receive(channel), from_layer=True))
+                envelope = _Envelope(await layer.receive(channel), from_layer=True)
+                if inbox.full():
+                    await inbox.put(envelope)  # the consumer is behind: wait (push back)
+                else:
+                    inbox.put_nowait(envelope)
         except Exception as exc:
             await inbox.put(_Envelope({}, error=exc))
 

@@ -263,6 +263,31 @@ async def test_sync_handlers_are_refused() -> None:
         await Dispatcher().dispatch({"type": "sync_handler"})
 
 
+async def test_handlers_are_found_per_class_every_time() -> None:
+    """The handler lookup is remembered per (class, type): a subclass's override and a
+    sibling's own handler of the same type are each called, however often."""
+    calls: list[str] = []
+
+    class Base(AsyncConsumer):
+        async def ping(self, message: Message) -> None:
+            calls.append("base")
+
+    class Override(Base):
+        async def ping(self, message: Message) -> None:
+            calls.append("override")
+
+    class Other(AsyncConsumer):
+        async def ping(self, message: Message) -> None:
+            calls.append(f"other:{message['n']}")
+
+    for n in range(2):
+        for consumer in (Base(), Override(), Other()):
+            await consumer.dispatch({"type": "ping", "n": n})
+    assert calls == ["base", "override", "other:0", "base", "override", "other:1"]
+    with pytest.raises(ConsumerError, match="must be `async def`"):
+        await Dispatcher().dispatch({"type": "sync_handler"})  # refused each time
+
+
 # -- protocol-neutral consumers ----------------------------------------------------------
 
 
