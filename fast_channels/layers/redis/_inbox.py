@@ -253,8 +253,7 @@ class InboxReader:
         message = self._decode(members[0], data)
         if message is None:
             return
-        put = local.put_nowait
-        accepted = [channel for channel in members if put(channel, message)]
+        accepted = local.put_many(members, message)
         self._acks.group_delivered(accepted)
         skipped = len(members) - len(accepted)
         if skipped:

@@ -57,6 +57,7 @@ from fast_channels.layers.redis._connection import (
 from fast_channels.layers.redis._inbox import now_ms
 from fast_channels.layers.redis._loop import LoopState
 from fast_channels.layers.redis._pipe import Script
+from fast_channels.types import Message
 
 __all__ = ["RedisChannelLayer"]
 
@@ -209,7 +210,7 @@ class RedisChannelLayer(BaseChannelLayer):
                 acks=self._reporter.acks,
                 scripts=SCRIPTS,
                 report=self._reporter.schedule,
-                decode=self.decode,
+                decode=self._decode_group,
                 batch=self.receive_batch,
                 block=self._block,
                 reconcile_every=self._reconcile_every,
@@ -270,6 +271,9 @@ class RedisChannelLayer(BaseChannelLayer):
                 self._refresh_due.clear()
             self._refresh_due[token] = started + self._refresh_every
 
+    def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
+        return self._reading is loop and channel in self._own  # "!" channels only
+
     async def _receive(self, channel: str) -> Payload:
         loop = asyncio.get_running_loop()
         if "!" not in channel:
@@ -281,12 +285,21 @@ class RedisChannelLayer(BaseChannelLayer):
             self._own.add(channel)
         if self._reading is not loop:
             self._start_reading(loop)
-        got = await self.local.get(channel)
-        if type(got) is bytes:  # a direct message (group ones are decoded): count it
+        return await self.local.get(channel)
+
+    def decode(self, channel: str, payload: Payload) -> Message | None:
+        """As :meth:`BaseChannelLayer.decode`; besides, ``receive()`` decodes every direct
+        message of a process-local channel exactly once as it hands it out (group
+        messages arrive decoded), so this is where it is counted (:mod:`._acks`)."""
+        if type(payload) is bytes and "!" in channel:
             owed = self._reporter.acks.handed_out(channel) * 4
-            urgent = owed >= self._min_capacity and owed >= self.capacity_for(channel)
-            self._reporter.schedule(urgent)
-        return got
+            self._reporter.schedule(
+                owed >= self._min_capacity and owed >= self.capacity_for(channel)
+            )
+        return super().decode(channel, payload)
+
+    def _decode_group(self, channel: str, payload: bytes) -> Message | None:
+        return super().decode(channel, payload)
 
     def _start_reading(self, loop: asyncio.AbstractEventLoop) -> None:
         token = self._token
