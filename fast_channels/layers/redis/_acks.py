@@ -29,7 +29,7 @@ from fast_channels.layers._local import LocalCore
 
 __all__ = ["REPORT_DELAY", "Acks", "Reporter"]
 
-REPORT_DELAY = 0.05
+REPORT_DELAY = 0.1
 """Longest time (s) a count that is not urgent waits before it is reported to Redis."""
 
 
@@ -172,6 +172,14 @@ class Reporter:
         self._handle: asyncio.Handle | None = None
         self._urgent = False
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def handed_out(self, channel: str, capacity: Callable[[str], int], least: int) -> None:
+        """A receiver took a direct message of ``channel``: count it, report in time
+        (``least``: the smallest capacity of any channel, to skip looking up this one's)."""
+        owed = self.acks.handed_out(channel) * 4
+        urgent = owed >= least and owed >= capacity(channel)
+        if urgent or self._handle is None or self._loop is not asyncio.get_running_loop():
+            self.schedule(urgent)
 
     def schedule(self, urgent: bool) -> None:
         """Report soon: in this loop iteration if ``urgent``, else within REPORT_DELAY."""

@@ -292,10 +292,7 @@ class RedisChannelLayer(BaseChannelLayer):
         message of a process-local channel exactly once as it hands it out (group
         messages arrive decoded), so this is where it is counted (:mod:`._acks`)."""
         if type(payload) is bytes and "!" in channel:
-            owed = self._reporter.acks.handed_out(channel) * 4
-            self._reporter.schedule(
-                owed >= self._min_capacity and owed >= self.capacity_for(channel)
-            )
+            self._reporter.handed_out(channel, self.capacity_for, self._min_capacity)
         return super().decode(channel, payload)
 
     def _decode_group(self, channel: str, payload: bytes) -> Message | None:
