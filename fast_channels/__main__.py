@@ -29,7 +29,7 @@ from fast_channels.worker import Worker, as_worker_app
 
 __all__ = ["main"]
 
-logger = logging.getLogger("fast_channels.worker")
+logger: logging.Logger = logging.getLogger("fast_channels.worker")
 
 WORKER_HELP = """\
 Run a consumer on named channels of a channel layer: every message sent to one of them

@@ -127,7 +127,7 @@ class OriginValidator(BaseMiddleware):
                 f"allowed_origins must be a list of origins, got {allowed_origins!r}"
             )
         parsed = [_parse_pattern(p) for p in allowed_origins]
-        self.allow_any = None in parsed
+        self.allow_any: bool = None in parsed
         self._patterns = [p for p in parsed if p is not None]
 
     def allows(self, origin: str | None) -> bool:

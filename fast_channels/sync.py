@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["THREAD_NAME", "SyncLayerMethods", "run", "shutdown"]
 
-logger = logging.getLogger("fast_channels.sync")
+logger: logging.Logger = logging.getLogger("fast_channels.sync")
 
 THREAD_NAME = "fast-channels-sync"
 """The name of the loop thread (one per process while the sync API is in use)."""
@@ -57,7 +57,11 @@ _T = TypeVar("_T")
 
 
 class _LoopResources(Protocol):
-    async def release_loop_resources(self) -> None: ...
+    """A layer the sync loop thread tells to let go of this loop's resources."""
+
+    async def release_loop_resources(self) -> None:
+        """Release what is held for the running loop only; the layer stays usable."""
+        ...
 
 
 class _LoopThread:

@@ -38,7 +38,7 @@ from fast_channels.types import Message, Receive, Scope, Send
 
 __all__ = ["AsyncConsumer", "ConsumerApp"]
 
-logger = logging.getLogger("fast_channels.consumer")
+logger: logging.Logger = logging.getLogger("fast_channels.consumer")
 
 
 # (consumer class, message type) -> handler method name, for types already checked.

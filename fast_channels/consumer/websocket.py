@@ -71,7 +71,7 @@ class AsyncWebsocketConsumer(AsyncConsumer):
 
     def __init__(self, **initkwargs: object) -> None:
         super().__init__(**initkwargs)
-        self.state = WebSocketState.CONNECTING
+        self.state: WebSocketState = WebSocketState.CONNECTING
 
     # -- override these ------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ class LocalCore:
         self.group_expiry = group_expiry
         self.capacity_for = capacity_for
         self.overflow = overflow
-        self.counters = Counters()
+        self.counters: Counters = Counters()
         self._boxes: dict[str, _Mailbox] = {}
         self._groups: dict[str, dict[str, float]] = {}
         self._closed = False

@@ -51,7 +51,7 @@ from fast_channels.types import Message
 
 __all__ = ["BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
 
-logger = logging.getLogger("fast_channels.layers")
+logger: logging.Logger = logging.getLogger("fast_channels.layers")
 
 MAX_NAME_LENGTH = 100
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
@@ -99,15 +99,15 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         _positive("group_expiry", group_expiry)
         _positive("capacity", capacity, integer=True)
         _positive("max_message_size", max_message_size, integer=True)
-        self.expiry = float(expiry)
-        self.group_expiry = float(group_expiry)
+        self.expiry: float = float(expiry)
+        self.group_expiry: float = float(group_expiry)
         self.capacity = capacity
         self.max_message_size = max_message_size
         self._capacity_patterns = self._compile_capacities(channel_capacity or {})
         self._capacity_cache: dict[str, int] = {}
         self.serializer: Serializer = make_serializer(symmetric_encryption_keys)
         self._closed = False
-        self.local = LocalCore(
+        self.local: LocalCore = LocalCore(
             expiry=self.expiry,
             group_expiry=self.group_expiry,
             capacity_for=self.capacity_for,

@@ -89,7 +89,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
             app = cast(ASGIApp, application)
         scope = _scope(path, headers or [], subprotocols or [], extra_scope or {})
         super().__init__(app, scope)
-        self.connected = False
+        self.connected: bool = False
 
     async def connect(self, timeout: float = 1) -> tuple[bool, str | int | None]:
         """Open the socket: ``(True, subprotocol)`` if accepted, else ``(False, close code)``."""
