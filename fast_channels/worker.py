@@ -34,17 +34,17 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from fast_channels.consumer.base import AsyncConsumer, ConsumerApp
 from fast_channels.exceptions import ConfigurationError, ConsumerError, LayerClosedError
 from fast_channels.layers.base import BaseChannelLayer, ChannelLayer
 from fast_channels.layers.registry import get_channel_layer
-from fast_channels.types import Message, Scope
+from fast_channels.types import ASGIEvent, Message, Scope
 
 __all__ = ["Worker", "WorkerStatistics", "as_worker_app"]
 
-logger = logging.getLogger("fast_channels.worker")
+logger: logging.Logger = logging.getLogger("fast_channels.worker")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +71,14 @@ class _Instance:
         self.task = task
 
 
-async def _no_client_send(event: Message) -> None:
+async def _no_client_send(event: ASGIEvent) -> None:
     raise ConsumerError(
         f"a worker consumer has no client to send {event.get('type')!r} to; "
         "reach clients through the layer (self.channel_layer.group_send(...))"
     )
 
 
-def as_worker_app(app: object) -> ConsumerApp[Any]:
+def as_worker_app(app: object) -> ConsumerApp[AsyncConsumer]:
     """``app`` as a consumer app a :class:`Worker` can run; ``ConfigurationError`` if it is
     neither an ``AsyncConsumer`` subclass nor the ``as_asgi()`` app of one."""
     if isinstance(app, ConsumerApp):
@@ -95,7 +95,7 @@ class Worker:
 
     def __init__(
         self,
-        app: type[AsyncConsumer] | ConsumerApp[Any],
+        app: type[AsyncConsumer] | ConsumerApp[AsyncConsumer],
         channels: Sequence[str],
         *,
         layer: ChannelLayer | None = None,
@@ -103,7 +103,7 @@ class Worker:
         concurrency: int = 1,
         retry_delay: float = 1.0,
     ) -> None:
-        self.app = as_worker_app(app)
+        self.app: ConsumerApp[AsyncConsumer] = as_worker_app(app)
         scope_type = self.app.consumer_class.scope_type
         if scope_type not in (None, "channel"):
             raise ConfigurationError(
@@ -129,10 +129,10 @@ class Worker:
             raise ConfigurationError(f"retry_delay must be a number, got {retry_delay!r}")
         if retry_delay <= 0:
             raise ConfigurationError(f"retry_delay must be positive, got {retry_delay!r}")
-        self.channels = tuple(channels)
-        self.layer = layer if layer is not None else get_channel_layer(layer_alias)
-        self.concurrency = concurrency
-        self.retry_delay = float(retry_delay)
+        self.channels: tuple[str, ...] = tuple(channels)
+        self.layer: ChannelLayer = layer if layer is not None else get_channel_layer(layer_alias)
+        self.concurrency: int = concurrency
+        self.retry_delay: float = float(retry_delay)
         self._stopping = asyncio.Event()
         self._stop_requests = 0
         self._ran = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast, overload
 
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers.base import BaseChannelLayer
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConsumerApp", "check_initkwargs"]
 
-_C = TypeVar("_C", bound="AsyncConsumer")
+_C = TypeVar("_C", bound="AsyncConsumer", covariant=True)
 
 
 class ConsumerApp(Generic[_C]):
@@ -29,11 +29,11 @@ class ConsumerApp(Generic[_C]):
     """
 
     def __init__(self, consumer_class: type[_C], initkwargs: Mapping[str, object]) -> None:
-        self.consumer_class: type[_C] = consumer_class
-        self.initkwargs: Mapping[str, object] = MappingProxyType(dict(initkwargs))
-        self.__name__ = consumer_class.__name__
-        self.__qualname__ = consumer_class.__qualname__
-        self.__doc__ = consumer_class.__doc__
+        self.consumer_class: Final[type[_C]] = consumer_class
+        self.initkwargs: Final[Mapping[str, object]] = MappingProxyType(dict(initkwargs))
+        self.__name__: str = consumer_class.__name__
+        self.__qualname__: str = consumer_class.__qualname__
+        self.__doc__: str | None = consumer_class.__doc__
 
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.initkwargs.items())
