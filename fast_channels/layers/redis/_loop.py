@@ -60,11 +60,11 @@ class LoopState:
         self.closed = False
         self.keeper = self.loop.create_task(self._keep(), name="fast-channels loop keeper")
 
-    def ensure_inbox_reader(self, key: str, shard: int) -> asyncio.Task[None]:
+    def ensure_inbox_reader(self, key: str, shard: int, stopped: Callable[[], None]) -> None:
         """Start this loop's reader of inbox ``key`` (on host ``shard``) unless it runs;
-        returns its task."""
+        ``stopped()`` is called when a reader started here ends."""
         if self.inbox is not None and not self.inbox.task.done():
-            return self.inbox.task
+            return
         self.inbox = InboxReader(
             pool=cast(RawPool, self.clients[shard].connection_pool),
             key=key,
@@ -76,7 +76,7 @@ class LoopState:
             block=self._block,
             reconcile_every=self._reconcile_every,
         )
-        return self.inbox.task
+        self.inbox.task.add_done_callback(lambda _: stopped())
 
     def named_reader(self, channel: str, key: str) -> NamedReader:
         """The reader of named ``channel`` on this loop (made on first use)."""

@@ -299,12 +299,11 @@ class RedisChannelLayer(BaseChannelLayer):
         return super().decode(channel, payload)
 
     def _start_reading(self, loop: asyncio.AbstractEventLoop) -> None:
-        token = self._token
-        task = self._state().ensure_inbox_reader(
-            f"{self._keys}in:{token}", self.conn.shard_for(token)
+        token, stopped = self._token, lambda: self._stopped_reading(loop)
+        self._state().ensure_inbox_reader(
+            f"{self._keys}in:{token}", self.conn.shard_for(token), stopped
         )
         self._reading = loop
-        task.add_done_callback(lambda _: self._stopped_reading(loop))
 
     def _stopped_reading(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._reading is loop:
