@@ -31,7 +31,7 @@ def _scope(
     path: str,
     headers: Sequence[tuple[bytes, bytes]],
     subprotocols: Sequence[str],
-    extra: Mapping[str, Any],
+    extra: Mapping[str, object],
 ) -> Scope:
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"path must be a str starting with '/', got {path!r}")
@@ -80,7 +80,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
         headers: Sequence[tuple[bytes, bytes]] | None = None,
         subprotocols: Sequence[str] | None = None,
         *,
-        extra_scope: Mapping[str, Any] | None = None,
+        extra_scope: Mapping[str, object] | None = None,
     ) -> None:
         app: ASGIApp
         if isinstance(application, type) and issubclass(application, AsyncConsumer):
