@@ -16,16 +16,20 @@ Connections come from bounded *blocking* pools: a burst of commands waits for a 
 connection (up to ``pool_timeout``) instead of failing. Commands that cannot reach Redis
 within ``socket_timeout`` fail with :class:`~fast_channels.exceptions.LayerConnectionError`.
 Clients are kept per event loop, so a layer can be used from several loops in turn
-(pytest-asyncio's per-test loops, the sync API's loop thread).
+(pytest-asyncio's per-test loops, the sync API's loop thread). A :class:`LoopKeeper` task
+on each such loop closes what the layer holds there when the loop ends, and
+:meth:`RedisConnection.close_loop` lets go of the loop's clients, so nothing of a finished
+loop is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import weakref
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Protocol, cast
 
@@ -37,7 +41,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fast_channels.exceptions import ConfigurationError, LayerConnectionError
 
-__all__ = ["REDIS_ERRORS", "RedisConnection", "close_client", "connection_error", "load_script"]
+__all__ = [
+    "REDIS_ERRORS",
+    "LoopKeeper",
+    "RedisConnection",
+    "close_client",
+    "connection_error",
+    "load_script",
+]
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
@@ -119,6 +130,43 @@ async def close_client(client: Redis) -> None:
         manager = cast(Sentinel, getattr(pool, "sentinel_manager", None))
         for sentinel in manager.sentinels:
             await sentinel.aclose(close_connection_pool=True)
+
+
+class LoopKeeper:
+    """A task on the running event loop that waits until it is cancelled, then awaits
+    ``cleanup()``: the end of what a layer holds for that loop.
+
+    It is cancelled by :meth:`aclose` (or :meth:`cancel_threadsafe`), or by the loop
+    shutting down: ``asyncio.run``, ``asyncio.Runner`` (so pytest-asyncio) and the sync
+    API's loop thread cancel every task before they close a loop, so ``cleanup`` runs on
+    the loop that owns the connections, while it can still close them. ``closed`` is true
+    from then on; the layer then makes a new keeper if the loop is used again.
+    """
+
+    def __init__(self, cleanup: Callable[[], Awaitable[None]], *, name: str) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.closed = False
+        self._cleanup = cleanup
+        self.task = self.loop.create_task(self._keep(), name=name)
+
+    async def _keep(self) -> None:
+        try:
+            await self.loop.create_future()
+        finally:
+            self.closed = True
+            await self._cleanup()
+
+    async def aclose(self) -> None:
+        """Run the cleanup now and wait for it (call it from the keeper's loop)."""
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    def cancel_threadsafe(self) -> None:
+        """From any thread: have the keeper's loop run the cleanup when it next runs
+        (nothing happens if that loop is closed by then)."""
+        if not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # closed in the meantime
+                self.loop.call_soon_threadsafe(self.task.cancel)
 
 
 class _SentinelBlockingPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -262,6 +310,15 @@ class RedisConnection:
         """Drop the clients of ``loop`` (already closed by the caller) so nothing of a
         finished loop is kept: they hold the loop alive through their connections."""
         self._clients.pop(loop, None)
+
+    async def close_loop(self, clients: Sequence[Redis]) -> None:
+        """Close ``clients``, made by :meth:`clients` on the running loop, and forget the
+        loop's clients if they are still those: the next use on this loop makes new ones."""
+        held = self._clients.get(asyncio.get_running_loop())
+        if held is not None and clients and held[0] is clients[0]:
+            self.forget_loop(asyncio.get_running_loop())
+        for client in clients:
+            await close_client(client)
 
     def clients(self) -> list[Redis]:
         """One client per shard for the running event loop."""
