@@ -23,6 +23,7 @@ A :class:`Subscriber` keeps the set of Redis pub/sub channels this process *want
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -349,8 +350,16 @@ class Subscriber:
     # -- lifecycle ------------------------------------------------------------------------
 
     def retire(self) -> set[bytes]:
-        """Stop delivering (the loop that runs this is gone or idle); what it wanted."""
+        """Stop delivering (the loop that runs this is gone or idle); what it wanted.
+
+        The reader is cancelled on its loop when that loop next runs, which closes the
+        connection; a closed loop has nothing left to run.
+        """
         self._closed = True
+        task = self._task
+        if task is not None and not task.get_loop().is_closed():
+            with contextlib.suppress(RuntimeError):  # closed in the meantime
+                task.get_loop().call_soon_threadsafe(task.cancel)
         return self.wanted
 
     async def aclose(self) -> None:

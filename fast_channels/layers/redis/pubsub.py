@@ -21,14 +21,18 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from fast_channels.layers._local import Payload
 from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer
 from fast_channels.layers.overflow import OverflowPolicy
-from fast_channels.layers.redis._connection import HostSpec, RedisConnection, require_prefix
+from fast_channels.layers.redis._connection import (
+    HostSpec,
+    LoopKeeper,
+    RedisConnection,
+    require_prefix,
+)
 from fast_channels.layers.redis._pipe import CommandPipe
 from fast_channels.layers.redis._subscriber import Subscriber, logger
 
@@ -36,6 +40,20 @@ __all__ = ["RedisPubSubChannelLayer"]
 
 _Target = tuple[bool, str, int]
 """What a subscribed Redis channel is: (is a group, group name or channel head, shard)."""
+
+
+class _LoopPart:
+    """What the layer holds for one event loop: its clients, a command pipe per shard, the
+    subscribers made there, and the keeper that closes them all when the loop ends."""
+
+    __slots__ = ("clients", "keeper", "pipes", "subscribers")
+
+    def __init__(self, conn: RedisConnection, release: Callable[[_LoopPart], Awaitable[None]]):
+        self.clients = conn.clients()
+        where = conn.describe()
+        self.pipes = [CommandPipe(client.connection_pool, (), where) for client in self.clients]
+        self.subscribers: list[Subscriber] = []
+        self.keeper = LoopKeeper(lambda: release(self), name="fast-channels pub/sub loop keeper")
 
 
 class RedisPubSubChannelLayer(BaseChannelLayer):
@@ -118,9 +136,10 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         self._epoch = 0
         self._receivable: dict[str, int] = {}
         self._subscribers: list[Subscriber] = []
-        self._pipes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[CommandPipe]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # What the subscribers of a finished home loop wanted, per shard, for the next one.
+        self._carried: list[set[bytes]] = []
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopPart] = {}
+        self._pipes: dict[asyncio.AbstractEventLoop, list[CommandPipe]] = {}
         self._unheard = 0
         self._next_warning = 0.0
 
@@ -138,14 +157,9 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
     # -- transport ----------------------------------------------------------------------
 
     async def _publish(self, shard: int, key: bytes, data: bytes) -> int:
-        loop = asyncio.get_running_loop()
-        pipes = self._pipes.get(loop)
+        pipes = self._pipes.get(asyncio.get_running_loop())
         if pipes is None:
-            where = self.connection.describe()
-            pipes = self._pipes[loop] = [
-                CommandPipe(client.connection_pool, (), where)
-                for client in self.connection.clients()
-            ]
+            pipes = self._enter().pipes
         count = await pipes[shard].command(b"PUBLISH", key, data)
         return count if isinstance(count, int) else 0
 
@@ -214,26 +228,65 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
                 self._unsubscribe(key)
 
     async def _aclose(self) -> None:
+        # This loop's and the home loop's parts close now; other loops' when they next run.
         self.local.close()
-        subscribers, self._subscribers = self._subscribers, []
-        home, self._home = self._home, None
+        home = self._home
+        self._leave_home()
+        self._carried = []
+        self._targets.clear()
+        parts, self._loops, self._pipes = self._loops, {}, {}
+        loop = asyncio.get_running_loop()
+        for other, part in parts.items():
+            if other is loop:
+                await part.keeper.aclose()
+            elif other is home and other.is_running() and not other.is_closed():
+                coro = part.keeper.aclose()
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, other))
+            else:
+                part.keeper.cancel_threadsafe()
+        await self.connection.aclose()
+
+    # -- per-loop resources, and their end -----------------------------------------------
+
+    def _enter(self) -> _LoopPart:
+        """The running loop's part, made (with its keeper) on first use."""
+        loop = asyncio.get_running_loop()
+        part = self._loops.get(loop)
+        if part is not None and not part.keeper.closed:
+            return part
+        for other in [other for other in self._loops if other.is_closed()]:
+            # Closed without cancelling its tasks, so its keeper never ran: let go of it.
+            del self._loops[other], self._pipes[other]
+            self.connection.forget_loop(other)
+            if self._home is other:
+                self._leave_home()
+        part = self._loops[loop] = _LoopPart(self.connection, self._release)
+        self._pipes[loop] = part.pipes
+        return part
+
+    async def _release(self, part: _LoopPart) -> None:
+        """The keeper's cleanup: close and forget everything of its loop (run on it)."""
+        loop = part.keeper.loop
+        if self._loops.get(loop) is part:
+            del self._loops[loop], self._pipes[loop]
+        if self._home is loop and self._subscribers is part.subscribers:
+            self._leave_home()
+        try:
+            for sub in part.subscribers:
+                await sub.aclose()
+            for pipe in part.pipes:
+                await pipe.aclose()
+        finally:
+            await self.connection.close_loop(part.clients)
+
+    def _leave_home(self) -> None:
+        """Drop the home loop; what its subscribers wanted waits for the next one."""
+        if self._subscribers:
+            self._carried = [sub.retire() for sub in self._subscribers]
+        self._subscribers = []
+        self._home = None
         self._epoch += 1
         self._receivable.clear()
-        self._targets.clear()
-        loop = asyncio.get_running_loop()
-        if home is loop:
-            for sub in subscribers:
-                await sub.aclose()
-        elif home is not None and home.is_running() and not home.is_closed():
-            for sub in subscribers:
-                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(sub.aclose(), home))
-        else:
-            for sub in subscribers:
-                sub.retire()
-        for pipe in self._pipes.pop(loop, []):
-            await pipe.aclose()
-        self._pipes.clear()
-        await self.connection.aclose()
 
     # -- subscriptions (held by the subscribers of one "home" event loop) ----------------
 
@@ -246,17 +299,19 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         if home is not None and home.is_running() and not home.is_closed():
             return None
         # The loop that held the subscriptions is gone (or idle): take them over here.
-        old = [sub.retire() for sub in self._subscribers]
+        # The old subscribers stay with their loop's part, whose keeper closes them.
+        self._leave_home()
+        old, self._carried = self._carried, []
+        part = self._enter()
         self._home = loop
-        self._epoch += 1
-        self._subscribers = [
+        self._subscribers = part.subscribers = [
             Subscriber(
                 client,
                 self._dispatch,
                 timeout=self.connection.socket_timeout,
                 wanted=old[i] if i < len(old) else (),
             )
-            for i, client in enumerate(self.connection.clients())
+            for i, client in enumerate(part.clients)
         ]
         return self._subscribers
 
@@ -274,6 +329,8 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         target = self._targets.pop(key, None)
         home = self._home
         if target is None or home is None or not self._subscribers:
+            if target is not None and target[2] < len(self._carried):
+                self._carried[target[2]].discard(key)
             return
         sub = self._subscribers[target[2]]
         try:
@@ -331,7 +388,8 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
             logger.warning(message, *args)
 
     def _extra_statistics(self) -> dict[str, int]:
-        extra = {"subscriptions": 0, "reconnects": 0, "published_unheard": self._unheard}
+        carried = sum(len(wanted) for wanted in self._carried)
+        extra = {"subscriptions": carried, "reconnects": 0, "published_unheard": self._unheard}
         for sub in self._subscribers:
             for name, value in sub.statistics().items():
                 extra[name] += value
