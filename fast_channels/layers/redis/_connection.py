@@ -233,8 +233,8 @@ class RedisConnection:
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
                 raise ConfigurationError(f"{name} must be a positive number, got {seconds!r}")
         self.max_connections = max_connections
-        self.pool_timeout = float(pool_timeout)
-        self.socket_timeout = float(socket_timeout)
+        self.pool_timeout: float = float(pool_timeout)
+        self.socket_timeout: float = float(socket_timeout)
         self._common: dict[str, Any] = {
             "socket_timeout": self.socket_timeout,
             "socket_connect_timeout": self.socket_timeout,
@@ -242,11 +242,11 @@ class RedisConnection:
         }
         self._extra = dict(connection_kwargs or {})
         self._sentinel_kwargs = dict(sentinel_kwargs or {})
-        self.service_name = service_name or ""
+        self.service_name: str = service_name or ""
         if sentinels is not None:
             self._sentinels = self._check_sentinels(sentinels, service_name)
             self._hosts: list[dict[str, Any]] = []
-            self.shard_count = len(self._sentinels)
+            self.shard_count: int = len(self._sentinels)
         else:
             if service_name is not None or sentinel_kwargs is not None:
                 raise ConfigurationError(

@@ -110,7 +110,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         overflow: OverflowPolicy | str = OverflowPolicy.DROP_OLDEST,
     ) -> None:
-        self.overflow = OverflowPolicy.parse(overflow)
+        self.overflow: OverflowPolicy = OverflowPolicy.parse(overflow)
         super().__init__(
             expiry=expiry,
             group_expiry=group_expiry,
@@ -119,8 +119,8 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
             symmetric_encryption_keys=symmetric_encryption_keys,
             max_message_size=max_message_size,
         )
-        self.prefix = require_prefix(prefix)
-        self.connection = RedisConnection(
+        self.prefix: str = require_prefix(prefix)
+        self.connection: RedisConnection = RedisConnection(
             hosts=hosts,
             sentinels=sentinels,
             service_name=service_name,
