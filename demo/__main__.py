@@ -12,6 +12,7 @@ from types import FrameType
 
 import uvicorn
 
+from demo.jobs import step_seconds
 from demo.layers import RedisUnreachableError, layer_name, probe, redis_url
 
 logger = logging.getLogger("demo")
@@ -49,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(message)s")
     url = redis_url()
+    try:
+        step_seconds()
+    except ValueError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     where = "in this process" if url is None else "in a worker process (python -m demo.worker)"
     logger.info(
         "fast-channels demo on http://%s:%d (layer: %s; jobs run %s)",

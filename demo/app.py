@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from demo.consumers import NOTIFICATIONS_GROUP, ChatConsumer, EventsConsumer
-from demo.jobs import JOBS_CHANNEL, job_request, serve_jobs
+from demo.jobs import JOBS_CHANNEL, job_group, job_request, serve_jobs, step_seconds
 from demo.layers import (
     RedisUnreachableError,
     check_reachable,
@@ -64,6 +64,7 @@ class Info(BaseModel):
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncGenerator[None]:
     url = redis_url()
+    step = step_seconds()
     layer = make_layer(url)
     try:
         await check_reachable(layer, url)
@@ -73,7 +74,9 @@ async def _lifespan(app: FastAPI) -> AsyncGenerator[None]:
     register_channel_layer("default", layer)
     in_process = None
     if url is None:
-        in_process = asyncio.create_task(serve_jobs(layer, worker=f"web pid {os.getpid()}"))
+        in_process = asyncio.create_task(
+            serve_jobs(layer, worker=f"web pid {os.getpid()}", step=step)
+        )
     try:
         yield
     finally:
@@ -112,14 +115,21 @@ def create_app() -> FastAPI:
 
     @app.post("/jobs", status_code=status.HTTP_202_ACCEPTED)
     async def start_job(request: JobRequest) -> dict[str, str]:
-        """Queue a background job that reports its progress to ``request.channel``."""
+        """Queue a background job whose group ``job-<id>`` starts with ``request.channel``.
+
+        The channel joins the group before the job is queued, so it hears every step; the
+        ``job.follow`` message tells its consumer, which leaves the group when it closes.
+        """
         try:
             channel = BaseChannelLayer.require_valid_channel_name(request.channel)
         except InvalidChannelNameError as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
         job = secrets.token_hex(4)
+        layer = get_channel_layer()
         try:
-            await get_channel_layer().send(JOBS_CHANNEL, job_request(job, channel))
+            await layer.group_add(job_group(job), channel)
+            await layer.send(channel, {"type": "job.follow", "job": job})
+            await layer.send(JOBS_CHANNEL, job_request(job))
         except ChannelFull as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
         return {"job": job}

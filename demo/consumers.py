@@ -3,30 +3,62 @@
 * ``/ws/chat/{room}``: the path parameter names the group ``chat.{room}``; every text a
   member sends is broadcast to the room with ``group_send``.
 * ``/ws/events``: every browser joins the ``notifications`` group (fed by ``POST /notify``)
-  and learns its own channel name, to which its background jobs report progress.
+  and learns its own channel name, which it gives ``POST /jobs``. The job's group then
+  holds that channel (and the consumer, told by a ``job.follow`` message, leaves it when
+  the socket closes or the job is done). After a reconnect the page sends
+  ``{"kind": "follow", "jobs": [id, ...]}`` for its unfinished jobs, and the new
+  connection joins their groups again. Any other client message closes that one socket
+  with 1007 (invalid payload); a page may follow at most ``MAX_FOLLOWED`` jobs at once.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Final, cast
 from urllib.parse import parse_qs
 
+from demo.jobs import is_job_id, job_group
 from fast_channels.consumer.websocket import AsyncJsonWebsocketConsumer
 from fast_channels.exceptions import DenyConnection
+from fast_channels.status import CloseCode
 from fast_channels.types import Message
 
-__all__ = ["NOTIFICATIONS_GROUP", "ChatConsumer", "EventsConsumer", "valid_room"]
+__all__ = [
+    "MAX_FOLLOWED",
+    "NOTIFICATIONS_GROUP",
+    "ChatConsumer",
+    "EventsConsumer",
+    "followed_jobs",
+    "valid_room",
+]
 
 NOTIFICATIONS_GROUP: Final = "notifications"
 MAX_TEXT: Final = 500
 MAX_NAME: Final = 32
+MAX_FOLLOWED: Final = 100
 _ROOM: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+logger = logging.getLogger("demo.consumers")
 
 
 def valid_room(room: str) -> bool:
     """Whether ``room`` is a room name: lowercase letters, digits, '-' and '_', at most 40."""
     return _ROOM.fullmatch(room) is not None
+
+
+def followed_jobs(content: object) -> list[str] | None:
+    """The job ids of ``{"kind": "follow", "jobs": [...]}``, or None if it is not that."""
+    if not isinstance(content, dict):
+        return None
+    fields = cast("dict[str, object]", content)
+    jobs = fields.get("jobs")
+    if set(fields) != {"kind", "jobs"} or fields["kind"] != "follow" or not isinstance(jobs, list):
+        return None
+    ids = cast("list[object]", jobs)
+    if len(ids) > MAX_FOLLOWED or not all(is_job_id(job) for job in ids):
+        return None
+    return [str(job) for job in ids]
 
 
 def _clean(value: object, limit: int) -> str:
@@ -90,26 +122,54 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
-    """One browser's inbox: system notifications, and progress of its own jobs."""
+    """One browser's inbox: system notifications, and progress of the jobs it follows."""
 
     groups = [NOTIFICATIONS_GROUP]
 
+    def __init__(self, **initkwargs: object) -> None:
+        super().__init__(**initkwargs)
+        self.following: set[str] = set()
+
     async def connect(self) -> None:
-        """Accept, and tell the browser the channel name its jobs should report to."""
+        """Accept, and tell the browser the channel name to start its jobs with."""
         await self.accept()
         await self.send_json({"kind": "hello", "channel": self.channel_name})
+
+    async def receive_json(self, content: Any) -> None:
+        """``{"kind": "follow", "jobs": [...]}``: join those jobs' groups; else close (1007)."""
+        jobs = followed_jobs(content)
+        if jobs is None or len(self.following | set(jobs)) > MAX_FOLLOWED:
+            reason = f"expected a follow message of at most {MAX_FOLLOWED} jobs in all"
+            logger.info("closing %s (%s), got %.200r", self.channel_name, reason, content)
+            await self.close(CloseCode.INVALID_PAYLOAD, reason)
+            return
+        for job in jobs:
+            await self._follow(job)
 
     async def notify_message(self, event: Message) -> None:
         """A notification from ``POST /notify``."""
         await self.send_json({"kind": "notification", "text": event["text"]})
 
+    async def job_follow(self, event: Message) -> None:
+        """``POST /jobs`` added this channel to a new job's group: leave it when we go."""
+        await self._follow(str(event["job"]))
+
     async def job_progress(self, event: Message) -> None:
-        """Progress of a job this browser started."""
+        """Progress of a job this browser follows; the last one ends the following."""
+        job, done = str(event["job"]), bool(event["done"])
         await self.send_json(
             {
                 "kind": "job",
-                "job": event["job"],
+                "job": job,
                 "percent": event["percent"],
                 "worker": event["worker"],
+                "done": done,
             }
         )
+        if done:
+            self.following.discard(job)
+            await self.leave_group(job_group(job))
+
+    async def _follow(self, job: str) -> None:
+        self.following.add(job)
+        await self.join_group(job_group(job))

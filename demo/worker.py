@@ -1,7 +1,7 @@
 """The demo's job worker, a process of its own: ``python -m demo.worker`` (needs ``REDIS_URL``).
 
 It receives job requests on the ``demo-jobs`` channel of the Redis layer and sends their
-progress straight to the requesting browser's channel, which the web process delivers.
+progress to each job's group (``job-<id>``), whose members the web process serves.
 SIGINT / SIGTERM stop it after the jobs in hand have finished; so does the end of its
 standard input with ``--stop-when-stdin-closes`` (``python -m demo`` starts it that way, so
 that it never outlives the web server).
@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 
-from demo.jobs import JOBS_CHANNEL, serve_jobs
+from demo.jobs import JOBS_CHANNEL, STEP_SECONDS, serve_jobs, step_seconds
 from demo.layers import RedisUnreachableError, check_reachable, make_layer, redis_url
 
 __all__ = ["main", "work"]
@@ -39,7 +39,9 @@ def _cancel_at_eof(task: asyncio.Task[None]) -> None:
     loop.add_reader(fd, readable)
 
 
-async def work(url: str, *, stop_when_stdin_closes: bool = False) -> None:
+async def work(
+    url: str, *, stop_when_stdin_closes: bool = False, step: float = STEP_SECONDS
+) -> None:
     """Serve jobs on the Redis layer at ``url`` until SIGINT or SIGTERM (or stdin's EOF)."""
     layer = make_layer(url)
     try:
@@ -48,7 +50,8 @@ async def work(url: str, *, stop_when_stdin_closes: bool = False) -> None:
         await layer.aclose()
         raise
     loop = asyncio.get_running_loop()
-    serving = asyncio.create_task(serve_jobs(layer, worker=f"worker pid {os.getpid()}"))
+    worker = f"worker pid {os.getpid()}"
+    serving = asyncio.create_task(serve_jobs(layer, worker=worker, step=step))
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, serving.cancel)
     if stop_when_stdin_closes:
@@ -80,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         print("demo.worker needs REDIS_URL (e.g. redis://127.0.0.1:6379)", file=sys.stderr)
         return 2
     try:
-        asyncio.run(work(url, stop_when_stdin_closes=args.stop_when_stdin_closes))
+        step = step_seconds()
+    except ValueError as exc:
+        print(f"demo.worker: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(work(url, stop_when_stdin_closes=args.stop_when_stdin_closes, step=step))
     except RedisUnreachableError as exc:
         print(f"demo.worker: {exc}", file=sys.stderr)
         return 1

@@ -1,5 +1,6 @@
 // The demo page: two WebSockets that come back after a server restart (exponential
-// backoff with jitter), a chat room per path, notifications and job progress.
+// backoff with jitter), a chat room per path, notifications and job progress. A job
+// reports to its group; after a reconnect the page asks to follow its unfinished jobs.
 "use strict";
 
 const BACKOFF_START_MS = 500;
@@ -97,6 +98,7 @@ const ui = {
   name: params.get("name") || localStorage.getItem("fc-demo-name") || `guest-${Math.floor(Math.random() * 9000 + 1000)}`,
   me: null, // this page's channel in the chat room
   eventsChannel: null, // this page's channel for notifications and jobs
+  following: new Set(), // ids of the jobs started here that have not reported done
   chat: null,
   events: null,
 };
@@ -244,10 +246,17 @@ function onJob(data) {
   row.querySelector(".fill").style.width = `${data.percent}%`;
   row.querySelector(".worker").textContent = `run by ${data.worker}`;
   row.classList.toggle("done", data.percent >= 100);
+  if (data.done) ui.following.delete(data.job);
+}
+
+function onHello(channel) {
+  ui.eventsChannel = channel;
+  // A new connection (a reconnect): join the groups of the jobs still running again.
+  if (ui.following.size) ui.events.send({ kind: "follow", jobs: [...ui.following] });
 }
 
 function onEvent(data) {
-  if (data.kind === "hello") ui.eventsChannel = data.channel;
+  if (data.kind === "hello") onHello(data.channel);
   else if (data.kind === "notification") onNotification(data.text);
   else if (data.kind === "job") onJob(data);
 }
@@ -257,13 +266,21 @@ $("#start-job").addEventListener("click", async () => {
     toast("Not connected yet: try again in a moment.");
     return;
   }
+  const channel = ui.eventsChannel;
   const response = await fetch("/jobs", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ channel: ui.eventsChannel }),
+    body: JSON.stringify({ channel }),
   });
-  if (response.ok) jobRow((await response.json()).job);
-  else toast(`Could not start the job (HTTP ${response.status}).`);
+  if (!response.ok) {
+    toast(`Could not start the job (HTTP ${response.status}).`);
+    return;
+  }
+  const { job } = await response.json();
+  if (jobRow(job).classList.contains("done")) return;
+  ui.following.add(job);
+  // Reconnected while the request was on its way: the new connection must join too.
+  if (ui.eventsChannel !== channel) ui.events.send({ kind: "follow", jobs: [job] });
 });
 
 $("#notify-form").addEventListener("submit", async (event) => {

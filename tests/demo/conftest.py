@@ -12,6 +12,8 @@ from tests.demo.server import DemoServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 EXPECT_TIMEOUT_MS = 20_000
+JOB_STEP_SECONDS = 0.05
+"""Demo jobs in tests take 20 steps of this (1 s); a test may parametrize its own."""
 
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
@@ -30,14 +32,22 @@ def demo_layer(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def demo_job_step_seconds() -> float:
+    """Seconds per step of the demo's jobs (``DEMO_JOB_STEP_SECONDS``)."""
+    return JOB_STEP_SECONDS
+
+
+@pytest.fixture
 async def demo(
-    demo_layer: str, request: pytest.FixtureRequest, tmp_path: Path
+    demo_layer: str, demo_job_step_seconds: float, request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[DemoServer]:
     """The demo, served on a free port for one test (Redis: a throwaway redis-server)."""
     redis_url = None
     if demo_layer == "redis":
         redis_url = request.getfixturevalue("redis_server").url
-    server = DemoServer(tmp_path / "demo.log", redis_url=redis_url)
+    server = DemoServer(
+        tmp_path / "demo.log", redis_url=redis_url, job_step_seconds=demo_job_step_seconds
+    )
     await server.start()
     try:
         yield server

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from demo.jobs import STEP_SECONDS_ENV
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,13 +22,22 @@ STOP_TIMEOUT = 20.0
 class DemoServer:
     """``python -m demo`` on a free loopback port (plus its worker process with Redis)."""
 
-    def __init__(self, log: Path, *, redis_url: str | None = None) -> None:
+    def __init__(
+        self,
+        log: Path,
+        *,
+        redis_url: str | None = None,
+        job_step_seconds: float | None = None,
+    ) -> None:
         self.port = free_port()
         self.log = log
-        self.env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        ours = {"REDIS_URL", STEP_SECONDS_ENV}
+        self.env = {k: v for k, v in os.environ.items() if k not in ours}
         self.env["PYTHONUNBUFFERED"] = "1"
         if redis_url is not None:
             self.env["REDIS_URL"] = redis_url
+        if job_step_seconds is not None:
+            self.env[STEP_SECONDS_ENV] = str(job_step_seconds)
         self.process: asyncio.subprocess.Process | None = None
 
     @property

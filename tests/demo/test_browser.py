@@ -6,6 +6,8 @@ in-memory layer and once on the Redis layer (where jobs run in a separate worker
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
@@ -87,6 +89,28 @@ async def test_job_progress_reaches_the_page_up_to_100_percent(
     seen = [int(p) for p in await page.evaluate("window.seenPercents")]
     assert seen == sorted(seen), "progress went backwards"
     assert sorted(set(seen)) == list(range(0, 101, 5)), "every step is shown as it happens"
+
+
+# Long enough a job (4 s) that the page's first reconnect (about 0.5 s of backoff) is mid-job.
+@pytest.mark.parametrize("demo_job_step_seconds", [0.2])
+async def test_job_progress_carries_on_after_the_page_reconnects_mid_job(
+    browser: Browser, demo: DemoServer
+) -> None:
+    page = await open_demo(browser, demo, name="Ada", room="lobby")
+    first_channel = await page.evaluate("ui.eventsChannel")
+    await page.get_by_test_id("start-job").click()
+    job = page.get_by_test_id("jobs").locator("li.job")
+    await expect(job).to_have_attribute("data-percent", re.compile(r"[1-9]\d?"))
+
+    await page.evaluate("ui.events.ws.close()")  # as a network blip would; the page retries
+    await expect(page.get_by_test_id("status")).to_have_attribute("data-state", "reconnecting")
+    await expect_connected(page)
+    assert await page.evaluate("ui.eventsChannel") != first_channel, "a new connection"
+
+    await expect(job).to_have_attribute("data-percent", "100")
+    await expect(job).to_have_class("job done")
+    await expect(job.locator(".percent")).to_have_text("100%")
+    assert await page.evaluate("ui.following.size") == 0, "the page forgets a finished job"
 
 
 @pytest.mark.parametrize("demo_layer", ["in-memory"], indirect=True)

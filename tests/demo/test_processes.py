@@ -14,6 +14,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.demo.conftest import JOB_STEP_SECONDS
 from tests.demo.server import ROOT, DemoServer
 from tests.servers import RedisProcess, free_port
 
@@ -58,7 +59,9 @@ async def run_a_job(server: DemoServer) -> int:
 
 @pytest.fixture
 def server(redis_server: RedisProcess, tmp_path: Path) -> DemoServer:
-    return DemoServer(tmp_path / "demo.log", redis_url=redis_server.url)
+    return DemoServer(
+        tmp_path / "demo.log", redis_url=redis_server.url, job_step_seconds=JOB_STEP_SECONDS
+    )
 
 
 async def test_stopping_the_demo_stops_its_worker(server: DemoServer) -> None:

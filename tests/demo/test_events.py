@@ -1,0 +1,127 @@
+"""The demo's ``/ws/events`` protocol, with no server: a job's progress goes to its group,
+a reconnected page follows its jobs again, and malformed client input closes that socket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from demo.app import create_app
+from demo.consumers import MAX_FOLLOWED, followed_jobs
+from demo.jobs import job_group
+from fast_channels.layers import InMemoryChannelLayer, register_channel_layer
+from fast_channels.status import CloseCode
+from fast_channels.testing import WebsocketCommunicator
+
+
+@pytest.fixture
+async def layer() -> AsyncIterator[InMemoryChannelLayer]:
+    layer = InMemoryChannelLayer()
+    register_channel_layer("default", layer)
+    try:
+        yield layer
+    finally:
+        await layer.aclose()
+
+
+@pytest.fixture
+def app(layer: InMemoryChannelLayer) -> FastAPI:
+    return create_app()  # its lifespan (and job runner) does not run: tests play the job
+
+
+def progress(job: str, percent: int) -> dict[str, Any]:
+    return {"type": "job.progress", "job": job, "percent": percent, "worker": "test"}
+
+
+async def hello(page: WebsocketCommunicator) -> str:
+    connected, _ = await page.connect()
+    assert connected
+    message = await page.receive_json_from()
+    assert message["kind"] == "hello"
+    channel: str = message["channel"]
+    return channel
+
+
+async def start_job(app: FastAPI, channel: str) -> str:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.post("/jobs", json={"channel": channel})
+    assert response.status_code == 202
+    job: str = response.json()["job"]
+    return job
+
+
+async def test_a_reconnected_page_follows_its_job_to_the_end(
+    app: FastAPI, layer: InMemoryChannelLayer
+) -> None:
+    async with WebsocketCommunicator(app, "/ws/events") as first:
+        job = await start_job(app, await hello(first))
+        await layer.group_send(job_group(job), {**progress(job, 10), "done": False})
+        assert (await first.receive_json_from())["percent"] == 10
+
+    async with WebsocketCommunicator(app, "/ws/events") as second:
+        await hello(second)
+        await second.send_json_to({"kind": "follow", "jobs": [job]})
+        assert await second.receive_nothing()  # lets the consumer join the group
+        await layer.group_send(job_group(job), {**progress(job, 50), "done": False})
+        assert await second.receive_json_from() == {
+            "kind": "job",
+            "job": job,
+            "percent": 50,
+            "worker": "test",
+            "done": False,
+        }
+        await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
+        assert (await second.receive_json_from())["done"] is True
+        await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
+        assert await second.receive_nothing(), "a done job's group is left"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        [],
+        "follow",
+        {"kind": "follow"},
+        {"kind": "unfollow", "jobs": []},
+        {"kind": "follow", "jobs": "0123abcd"},
+        {"kind": "follow", "jobs": ["../x"]},
+        {"kind": "follow", "jobs": [12345678]},
+        {"kind": "follow", "jobs": [], "also": 1},
+        {"kind": "follow", "jobs": [f"{n:08x}" for n in range(MAX_FOLLOWED + 1)]},
+    ],
+)
+async def test_anything_but_a_follow_message_closes_only_that_socket(
+    app: FastAPI, layer: InMemoryChannelLayer, content: object
+) -> None:
+    assert followed_jobs(content) is None
+    async with (
+        WebsocketCommunicator(app, "/ws/events") as rude,
+        WebsocketCommunicator(app, "/ws/events") as other,
+    ):
+        await hello(rude)
+        await hello(other)
+        await rude.send_json_to(content)
+        closed = await rude.receive_output()
+        assert closed["type"] == "websocket.close"
+        assert closed["code"] == CloseCode.INVALID_PAYLOAD
+
+        await layer.group_send("notifications", {"type": "notify.message", "text": "still here"})
+        assert await other.receive_json_from() == {"kind": "notification", "text": "still here"}
+
+
+async def test_a_page_cannot_follow_more_than_the_limit_in_total(app: FastAPI) -> None:
+    half = MAX_FOLLOWED // 2 + 1
+    async with WebsocketCommunicator(app, "/ws/events") as page:
+        await hello(page)
+        await page.send_json_to({"kind": "follow", "jobs": [f"{n:08x}" for n in range(half)]})
+        assert await page.receive_nothing()
+        more = [f"{n:08x}" for n in range(half, 2 * half)]
+        await page.send_json_to({"kind": "follow", "jobs": more})
+        closed = await page.receive_output()
+        assert closed["type"] == "websocket.close"
+        assert closed["code"] == CloseCode.INVALID_PAYLOAD
