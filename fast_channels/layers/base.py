@@ -264,8 +264,8 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         """
         if self._closed:
             self._check_open()
-        if channel not in _VALID_CHANNELS:
-            self.require_valid_channel_name(channel)
+        if not (isinstance(channel, str) and channel in _VALID_CHANNELS):
+            self.require_valid_channel_name(channel)  # raises the typed error
         loop = asyncio.get_running_loop()
         local = self.local
         while True:

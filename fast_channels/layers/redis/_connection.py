@@ -79,6 +79,9 @@ class RawConnection(Protocol):
     """The calls made on a redis-py asyncio connection held outside redis-py's client
     (the command pipe and the inbox reader keep one each)."""
 
+    socket_timeout: float | None
+    """Bounds each write and each read redis-py makes on this connection (None: none)."""
+
     async def send_packed_command(
         self, command: list[bytes], check_health: bool = True
     ) -> None: ...
