@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fast_channels.exceptions import LayerClosedError
+from fast_channels.exceptions import InvalidChannelNameError, LayerClosedError
 from fast_channels.layers import BaseChannelLayer, InMemoryChannelLayer
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 from tests.layers.redis.queue_helpers import raw
@@ -211,3 +211,13 @@ async def test_pubsub_fast_path_after_flush_and_reconnect(redis_server: RedisPro
     finally:
         await receiver.aclose()
         await sender.aclose()
+
+
+@pytest.mark.parametrize("name", [["a"], {"a": 1}])
+async def test_receive_with_an_unhashable_name_raises_invalid_channel_name(
+    layer: BaseChannelLayer, name: Any
+) -> None:
+    """118a031 looked the name up in the valid-name cache before validating it, so an
+    unhashable name raised TypeError (fixed in d7e46b4)."""
+    with pytest.raises(InvalidChannelNameError):
+        await layer.receive(name)
