@@ -149,7 +149,7 @@ class AsyncConsumer:
         """Call the handler of ``message["type"]`` (``"chat.message"`` → ``chat_message``)."""
         kind = message.get("type")
         method = _HANDLERS.get((type(self), kind)) if isinstance(kind, str) else None
-        if method is None:
+        if method is None or method in self.__dict__:  # not checked, or shadowed here
             method = self._handler_name(message)
         await getattr(self, method)(message)
 
@@ -182,8 +182,8 @@ class AsyncConsumer:
             )
         if not inspect.iscoroutinefunction(handler):
             raise ConsumerError(f"{name}.{method} handles messages, so it must be `async def`")
-        if getattr(cls, method, None) is not None and len(_HANDLERS) < _MAX_HANDLERS:
-            _HANDLERS[cls, kind] = method  # a class's handler: checked once per type
+        if method not in self.__dict__ and len(_HANDLERS) < _MAX_HANDLERS:
+            _HANDLERS[cls, kind] = method  # the class's own handler: checked once per type
         return method
 
     # -- connection lifecycle ------------------------------------------------------------

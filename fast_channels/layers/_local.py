@@ -9,8 +9,12 @@ the payload straight to that receiver's future; otherwise it appends to the mail
 wakes one waiter, which takes the head itself.
 
 Cancel safety: a receiver cancelled after a payload was handed to it puts the payload
-back at the head of its mailbox and wakes the next waiter; one cancelled after a plain
-wake-up passes the wake-up on. So cancelling ``get()`` never loses a message.
+back at the head of its mailbox (with its deadline) and wakes the next waiter; one
+cancelled after a plain wake-up passes the wake-up on. So cancelling ``get()`` never loses
+a message. A handed payload counts as received from the moment it is handed, so in that
+instant between hand-off and cancel: ``flush()`` does not recall it, the give-back may
+hold the mailbox one over capacity, and with several receivers on one channel a message
+handed meanwhile to another receiver can be returned first.
 
 Thread safety: a put may come from another thread's event loop (the sync API runs one).
 Every change to mailboxes and groups happens under one lock, held only around synchronous
@@ -37,7 +41,7 @@ Payload = bytes | Message
 """What a mailbox holds: encoded bytes, or a message decoded once for many receivers."""
 
 
-_Waiter = asyncio.Future[Payload | None]
+_Waiter = asyncio.Future[tuple[float, Payload] | None]
 """A waiting ``get()``: resolved with its payload (hand-off) or None (look again)."""
 
 
@@ -87,18 +91,22 @@ class LocalCore:
 
     # -- mailboxes -------------------------------------------------------------------
 
-    def put_nowait(self, channel: str, payload: Payload, *, admitted: bool = False) -> bool:
+    def put_nowait(
+        self, channel: str, payload: Payload, *, admitted: bool = False, hand: bool = True
+    ) -> bool:
         """Queue ``payload`` for ``channel``; False if refused by a full mailbox (REJECT).
 
         ``admitted``: the backend already enforced the channel's capacity for this message
         (e.g. in Redis, as the sender saw it), so the local capacity check must not drop it.
+        ``hand=False``: never hand it straight to a waiting receiver (for a backend that
+        counts its waiting receivers until they return, e.g. a named-channel reader).
         """
         now = time.monotonic()
         running = _running_loop()
         with self._lock:
             if now >= self._next_sweep:
                 self._sweep(now)
-            return self._put(channel, payload, now, running, admitted)
+            return self._put(channel, payload, now, running, admitted, hand)
 
     def _put(
         self,
@@ -107,19 +115,20 @@ class LocalCore:
         now: float,
         running: asyncio.AbstractEventLoop | None,
         admitted: bool = False,
+        hand: bool = True,
     ) -> bool:
         box = self._boxes.get(channel)
         if box is None:
             box = self._boxes[channel] = _Mailbox()
         items = box.items
         waiters = box.waiters
-        if waiters and not items:
+        if waiters and not items and hand:
             # Hand-off to a receiver waiting on this loop (another thread's loop: queue it
             # and wake that loop). Runs once per delivery, so it is inline.
             while waiters and waiters[0].done():  # cancelled receivers
                 waiters.popleft()
             if waiters and waiters[0].get_loop() is running:
-                waiters.popleft().set_result(payload)
+                waiters.popleft().set_result((now + self.expiry, payload))
                 self.counters.received += 1
                 return True
         if not admitted and items and len(items) >= self.capacity_for(channel):
@@ -191,13 +200,13 @@ class LocalCore:
                 self.abandon(channel, got, loop)
                 raise
             if handed is not None:
-                return handed
+                return handed[1]
 
     def take(self, channel: str, loop: asyncio.AbstractEventLoop) -> Payload | _Waiter:
         """The oldest unexpired payload of ``channel``, or a future to await for it.
 
-        The future (of ``loop``, the caller's running loop) resolves with the payload
-        handed to this receiver, or with None: look again (call ``take`` once more). A
+        The future (of ``loop``, the caller's running loop) resolves with ``(deadline,
+        payload)`` handed to this receiver, or with None: look again (call ``take`` once more). A
         caller cancelled while awaiting it must call :meth:`abandon`. :meth:`get` is this
         loop; a layer's ``receive`` runs it inline to save a coroutine frame per message.
         """
@@ -230,7 +239,7 @@ class LocalCore:
                     return
                 if box is None:
                     box = self._boxes[channel] = _Mailbox()
-                box.items.appendleft((time.monotonic() + self.expiry, handed))
+                box.items.appendleft(handed)  # with its own deadline
                 if box.waiters:
                     self._wake_one(box, loop)
                 return

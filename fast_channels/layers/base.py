@@ -45,13 +45,34 @@ from fast_channels.layers._local import LocalCore, Payload
 from fast_channels.layers.contract import ChannelLayer
 from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.statistics import LayerStatistics
-from fast_channels.serialization import Serializer, make_serializer
+from fast_channels.serialization import MsgpackSerializer, Serializer, make_serializer
 from fast_channels.sync import SyncLayerMethods
 from fast_channels.types import Message
 
 __all__ = ["BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
 
 logger: logging.Logger = logging.getLogger("fast_channels.layers")
+
+_IMMUTABLE = frozenset({str, bytes, int, float, bool, type(None)})
+_PLAIN = MsgpackSerializer()
+
+
+class _Nested(dict[str, object]):
+    """A group message with lists or dicts inside, decoded once for many receivers; it
+    keeps its packed form so that each receiver unpacks a copy of its own."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message)
+        self.packed = _PLAIN.dumps(message)
+
+
+def _unpack_own(payload: Message) -> Message:
+    if isinstance(payload, _Nested):
+        return _PLAIN.loads(payload.packed)
+    return dict(payload)
+
 
 MAX_NAME_LENGTH = 100
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
@@ -220,6 +241,19 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
             return None
 
     @staticmethod
+    def shared(message: Message) -> Message:
+        """``message``, decoded once, made ready to be handed to many local receivers.
+
+        ``receive`` gives each receiver its own dict: a shallow copy when every value is
+        immutable (str, bytes, numbers, bool, None), and otherwise its own unpacked copy
+        (see :class:`_Nested`), so no receiver sees another's changes to a nested value.
+        """
+        for value in message.values():
+            if type(value) not in _IMMUTABLE:
+                return _Nested(message)
+        return message
+
+    @staticmethod
     def _require_own_channel(channel: str, token: str) -> None:
         """Refuse to receive on a process-local (``!``) channel another layer made."""
         head, bang, _ = channel.partition("!")
@@ -274,18 +308,19 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
                 got = local.take(channel, loop)
                 if isinstance(got, asyncio.Future):
                     try:
-                        payload = await got
+                        handed = await got
                     except asyncio.CancelledError:
                         local.abandon(channel, got, loop)
                         raise
-                    if payload is None:
+                    if handed is None:
                         continue
+                    payload = handed[1]
                 else:
                     payload = got
             else:
                 payload = await self._receive(channel)
-            if isinstance(payload, dict):
-                return dict(payload)  # decoded once for many receivers: each gets its own
+            if isinstance(payload, dict):  # decoded once for many receivers: each gets its own
+                return dict(payload) if type(payload) is dict else _unpack_own(payload)
             message = self.decode(channel, payload)
             if message is not None:
                 return message
@@ -371,8 +406,16 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
     def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
         """Whether ``receive(channel)`` on ``loop`` needs nothing but the local mailbox
         (no subscription to make, no reader to start, nothing to do after the wait); then
-        ``receive`` waits on ``self.local`` itself instead of calling :meth:`_receive`."""
+        ``receive`` waits on ``self.local`` itself instead of calling :meth:`_receive`.
+
+        A subclass that overrides ``_receive`` without overriding this gets this default
+        (False), so its ``_receive`` is called on every receive."""
         return False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_receive" in cls.__dict__ and "_receives_locally" not in cls.__dict__:
+            setattr(cls, "_receives_locally", BaseChannelLayer._receives_locally)  # noqa: B010
 
     @abstractmethod
     async def _new_channel(self, prefix: str) -> str: ...

@@ -98,7 +98,9 @@ class NamedReader:
                 continue
             if deadline <= now:
                 self._local.counters.expired += 1
-            elif room > 0 and self._local.put_nowait(self._channel, entry[DEADLINE_DIGITS:]):
+            elif room > 0 and self._local.put_nowait(
+                self._channel, entry[DEADLINE_DIGITS:], hand=False
+            ):
                 room -= 1
             else:
                 surplus.append(entry)

@@ -359,7 +359,7 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
             message = self.decode(name, data)
             if message is None:
                 return
-            delivered, skipped = self.local.fan_out(name, message)
+            delivered, skipped = self.local.fan_out(name, self.shared(message))
             if not delivered and not skipped:
                 self._unsubscribe(key)  # every local membership expired
             elif skipped:

@@ -296,7 +296,8 @@ class RedisChannelLayer(BaseChannelLayer):
         return super().decode(channel, payload)
 
     def _decode_group(self, channel: str, payload: bytes) -> Message | None:
-        return super().decode(channel, payload)
+        message = super().decode(channel, payload)
+        return None if message is None else self.shared(message)
 
     def _start_reading(self, loop: asyncio.AbstractEventLoop) -> None:
         token, stopped = self._token, lambda: self._stopped_reading(loop)
