@@ -130,7 +130,7 @@ class RedisChannelLayer(BaseChannelLayer):
             raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
         if receive_batch < 1:
             raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
-        self.conn = RedisConnection(
+        self.conn: RedisConnection = RedisConnection(
             hosts=hosts,
             sentinels=sentinels,
             service_name=service_name,
