@@ -35,7 +35,6 @@ from fast_channels.exceptions import (
     ConfigurationError,
     DecryptionError,
     InvalidChannelNameError,
-    InvalidGroupNameError,
     InvalidMessageError,
     LayerClosedError,
     MessageTooLargeError,
@@ -43,6 +42,12 @@ from fast_channels.exceptions import (
 )
 from fast_channels.layers._local import LocalCore, Payload
 from fast_channels.layers.contract import ChannelLayer
+from fast_channels.layers.names import (
+    VALID_CHANNELS,
+    require_channel_name,
+    require_channel_prefix,
+    require_group_name,
+)
 from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.statistics import LayerStatistics
 from fast_channels.serialization import MsgpackSerializer, Serializer, make_serializer
@@ -58,8 +63,7 @@ _PLAIN = MsgpackSerializer()
 
 
 class _Nested(dict[str, object]):
-    """A group message with lists or dicts inside, decoded once for many receivers; it
-    keeps its packed form so that each receiver unpacks a copy of its own."""
+    """A group message holding lists or dicts, kept packed too: each receiver unpacks one."""
 
     __slots__ = ("packed",)
 
@@ -74,17 +78,7 @@ def _unpack_own(payload: Message) -> Message:
     return dict(payload)
 
 
-MAX_NAME_LENGTH = 100
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
-# Matched with fullmatch and re.ASCII: "$" would let a trailing newline through, and
-# \d / \w would accept non-ASCII digits and letters.
-_CHANNEL_NAME = re.compile(r"[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?", re.ASCII)
-_GROUP_NAME = re.compile(r"[a-zA-Z\d\-_.]+", re.ASCII)
-_PREFIX = re.compile(r"[a-zA-Z\d\-_.]*", re.ASCII)
-# Names already found valid (validity depends on the string alone): the hot path of
-# send/receive skips the regex for channels it has seen. Bounded; cleared when full.
-_VALID_CHANNELS: set[str] = set()
-_VALID_CACHE_SIZE = 65_536
 
 
 def _positive(name: str, value: object, *, integer: bool = False) -> None:
@@ -174,33 +168,8 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
             self._capacity_cache[channel] = cap
         return cap
 
-    @staticmethod
-    def require_valid_channel_name(name: object) -> str:
-        """Return ``name`` if it is a valid channel name, else raise
-        ``InvalidChannelNameError``."""
-        if isinstance(name, str):
-            if name in _VALID_CHANNELS:
-                return name
-            if len(name) < MAX_NAME_LENGTH and _CHANNEL_NAME.fullmatch(name):
-                if len(_VALID_CHANNELS) >= _VALID_CACHE_SIZE:
-                    _VALID_CHANNELS.clear()
-                _VALID_CHANNELS.add(name)
-                return name
-        raise InvalidChannelNameError(
-            f"invalid channel name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
-            "characters of ASCII letters, digits, '-', '_' and '.', optionally followed by "
-            "'!' and a process-local part"
-        )
-
-    @staticmethod
-    def require_valid_group_name(name: object) -> str:
-        """Return ``name`` if it is a valid group name, else raise ``InvalidGroupNameError``."""
-        if isinstance(name, str) and len(name) < MAX_NAME_LENGTH and _GROUP_NAME.fullmatch(name):
-            return name
-        raise InvalidGroupNameError(
-            f"invalid group name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
-            "characters of ASCII letters, digits, '-', '_' and '.'"
-        )
+    require_valid_channel_name: staticmethod[[object], str] = staticmethod(require_channel_name)
+    require_valid_group_name: staticmethod[[object], str] = staticmethod(require_group_name)
 
     def encode(self, message: object) -> bytes:
         """Validate ``message`` and encode it once, checking ``max_message_size``."""
@@ -298,7 +267,7 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         """
         if self._closed:
             self._check_open()
-        if not (isinstance(channel, str) and channel in _VALID_CHANNELS):
+        if not (isinstance(channel, str) and channel in VALID_CHANNELS):
             self.require_valid_channel_name(channel)  # raises the typed error
         loop = asyncio.get_running_loop()
         local = self.local
@@ -328,12 +297,7 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
     async def new_channel(self, prefix: str = "specific.") -> str:
         """A new unique channel name, ``prefix`` + a backend part + ``!`` + random."""
         self._check_open()
-        if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or len(prefix) > 50:
-            raise InvalidChannelNameError(
-                f"invalid channel prefix {prefix!r}: use up to 50 ASCII letters, digits, "
-                "'-', '_' and '.'"
-            )
-        return await self._new_channel(prefix)
+        return await self._new_channel(require_channel_prefix(prefix))
 
     async def group_add(self, group: str, channel: str) -> None:
         """Make ``channel`` a member of ``group`` for ``group_expiry`` seconds."""

@@ -1,0 +1,65 @@
+"""What a channel or group name may be, checked before anything reaches a backend."""
+
+from __future__ import annotations
+
+import re
+
+from fast_channels.exceptions import InvalidChannelNameError, InvalidGroupNameError
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "VALID_CHANNELS",
+    "require_channel_name",
+    "require_channel_prefix",
+    "require_group_name",
+]
+
+MAX_NAME_LENGTH = 100
+# Matched with fullmatch and re.ASCII: "$" would let a trailing newline through, and
+# \d / \w would accept non-ASCII digits and letters.
+_CHANNEL_NAME = re.compile(r"[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?", re.ASCII)
+_GROUP_NAME = re.compile(r"[a-zA-Z\d\-_.]+", re.ASCII)
+_PREFIX = re.compile(r"[a-zA-Z\d\-_.]*", re.ASCII)
+
+VALID_CHANNELS: set[str] = set()
+"""Channel names already found valid (validity depends on the string alone): the hot path
+of send/receive skips the regex for channels it has seen. Bounded; cleared when full."""
+_VALID_CACHE_SIZE = 65_536
+
+
+def require_channel_name(name: object) -> str:
+    """Return ``name`` if it is a valid channel name, else raise ``InvalidChannelNameError``."""
+    if isinstance(name, str):
+        if name in VALID_CHANNELS:
+            return name
+        if len(name) < MAX_NAME_LENGTH and _CHANNEL_NAME.fullmatch(name):
+            if len(VALID_CHANNELS) >= _VALID_CACHE_SIZE:
+                VALID_CHANNELS.clear()
+            VALID_CHANNELS.add(name)
+            return name
+    raise InvalidChannelNameError(
+        f"invalid channel name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
+        "characters of ASCII letters, digits, '-', '_' and '.', optionally followed by "
+        "'!' and a process-local part"
+    )
+
+
+def require_group_name(name: object) -> str:
+    """Return ``name`` if it is a valid group name, else raise ``InvalidGroupNameError``."""
+    if isinstance(name, str) and len(name) < MAX_NAME_LENGTH and _GROUP_NAME.fullmatch(name):
+        return name
+    raise InvalidGroupNameError(
+        f"invalid group name {name!r}: use a str shorter than {MAX_NAME_LENGTH} "
+        "characters of ASCII letters, digits, '-', '_' and '.'"
+    )
+
+
+def require_channel_prefix(prefix: object) -> str:
+    """Return ``prefix`` if ``new_channel()`` accepts it, else raise
+    ``InvalidChannelNameError``."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix) or len(prefix) > 50:
+        raise InvalidChannelNameError(
+            f"invalid channel prefix {prefix!r}: use up to 50 ASCII letters, digits, "
+            "'-', '_' and '.'"
+        )
+    return prefix
