@@ -11,10 +11,8 @@ wakes one waiter, which takes the head itself.
 Cancel safety: a receiver cancelled after a payload was handed to it puts the payload
 back at the head of its mailbox (with its deadline) and wakes the next waiter; one
 cancelled after a plain wake-up passes the wake-up on. So cancelling ``get()`` never loses
-a message. A handed payload counts as received from the moment it is handed, so in that
-instant between hand-off and cancel: ``flush()`` does not recall it, the give-back may
-hold the mailbox one over capacity, and with several receivers on one channel a message
-handed meanwhile to another receiver can be returned first.
+a message. A handed payload counts as received at once: what that means in the instant
+between hand-off and cancel is in docs/layers.md ("Cancellation").
 
 Thread safety: a put may come from another thread's event loop (the sync API runs one).
 Every change to mailboxes and groups happens under one lock, held only around synchronous
@@ -41,6 +39,7 @@ Payload = bytes | Message
 """What a mailbox holds: encoded bytes, or a message decoded once for many receivers."""
 
 
+_Loop = asyncio.AbstractEventLoop | None
 _Waiter = asyncio.Future[tuple[float, Payload] | None]
 """A waiting ``get()``: resolved with its payload (hand-off) or None (look again)."""
 
@@ -154,11 +153,16 @@ class LocalCore:
         """
         now = time.monotonic()
         running = _running_loop()
-        put = self._put
         with self._lock:
             if now >= self._next_sweep:
                 self._sweep(now)
-            return [ch for ch in channels if put(ch, payload, now, running, admitted)]
+            return self._put_each(channels, payload, now, running, admitted)
+
+    def _put_each(
+        self, channels: Sequence[str], payload: Payload, now: float, running: _Loop, admitted: bool
+    ) -> list[str]:
+        put = self._put
+        return [ch for ch in channels if put(ch, payload, now, running, admitted)]
 
     def has_room(self, channel: str) -> bool:
         """Whether one more message fits in ``channel``'s mailbox right now."""
@@ -350,19 +354,16 @@ class LocalCore:
         """
         now = time.monotonic()
         running = _running_loop()
-        put = self._put
-        skipped = 0
         with self._lock:
             members = self._members(group, now)
             if not members:
                 return 0, 0
             if now >= self._next_sweep:
                 self._sweep(now)
-            for channel in members:
-                if not put(channel, payload, now, running):
-                    skipped += 1
+            delivered = len(self._put_each(members, payload, now, running, False))
+            skipped = len(members) - delivered
             self.counters.group_skipped_full += skipped
-        return len(members) - skipped, skipped
+        return delivered, skipped
 
     # -- lifecycle -------------------------------------------------------------------
 
