@@ -25,10 +25,11 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import fields
 
 from fast_channels.exceptions import LayerClosedError
+from fast_channels.layers._groups import LocalGroups
 from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.statistics import Counters, LayerStatistics
 from fast_channels.types import Message
@@ -45,9 +46,10 @@ _Waiter = asyncio.Future[tuple[float, Payload] | None]
 
 
 class _Mailbox:
-    __slots__ = ("items", "waiters")
+    __slots__ = ("capacity", "items", "waiters")
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity  # the channel's, looked up once
         self.items: deque[tuple[float, Payload]] = deque()
         self.waiters: deque[_Waiter] = deque()
 
@@ -81,7 +83,7 @@ class LocalCore:
         self.overflow = overflow
         self.counters: Counters = Counters()
         self._boxes: dict[str, _Mailbox] = {}
-        self._groups: dict[str, dict[str, float]] = {}
+        self.groups = LocalGroups(group_expiry)  # guarded by self._lock, like the mailboxes
         self._closed = False
         self._next_sweep = time.monotonic() + expiry
         # Held only around synchronous sections (never across an await): puts may come
@@ -118,7 +120,7 @@ class LocalCore:
     ) -> bool:
         box = self._boxes.get(channel)
         if box is None:
-            box = self._boxes[channel] = _Mailbox()
+            box = self._boxes[channel] = _Mailbox(self.capacity_for(channel))
         items = box.items
         waiters = box.waiters
         if waiters and not items and hand:
@@ -130,9 +132,9 @@ class LocalCore:
                 waiters.popleft().set_result((now + self.expiry, payload))
                 self.counters.received += 1
                 return True
-        if not admitted and items and len(items) >= self.capacity_for(channel):
+        if not admitted and len(items) >= box.capacity:
             self._drop_expired(box, now)
-            if len(items) >= self.capacity_for(channel):
+            if len(items) >= box.capacity:
                 if self.overflow is OverflowPolicy.REJECT:
                     return False
                 self.counters.dropped_overflow += 1
@@ -145,7 +147,7 @@ class LocalCore:
         return True
 
     def put_many(
-        self, channels: Sequence[str], payload: Payload, *, admitted: bool = False
+        self, channels: Collection[str], payload: Payload, *, admitted: bool = False
     ) -> list[str]:
         """Queue ``payload`` for each of ``channels``; returns those that accepted it.
 
@@ -159,16 +161,30 @@ class LocalCore:
             return self._put_each(channels, payload, now, running, admitted)
 
     def _put_each(
-        self, channels: Sequence[str], payload: Payload, now: float, running: _Loop, admitted: bool
+        self, channels: Iterable[str], payload: Payload, now: float, running: _Loop, admitted: bool
     ) -> list[str]:
-        put = self._put
-        return [ch for ch in channels if put(ch, payload, now, running, admitted)]
-
-    def has_room(self, channel: str) -> bool:
-        """Whether one more message fits in ``channel``'s mailbox right now."""
-        with self._lock:
-            box = self._boxes.get(channel)
-            return box is None or len(box.items) < self.capacity_for(channel)
+        # Once per member of a group message, so the two common cases are inline: a
+        # receiver waiting on this loop (hand-off), or a mailbox with room and no waiter.
+        item = (now + self.expiry, payload)
+        boxes, accepted, handed = self._boxes, list[str](), 0
+        for channel in channels:
+            box = boxes.get(channel)
+            if box is not None:
+                items, waiters = box.items, box.waiters
+                if not items:
+                    if waiters and (fut := waiters[0]).get_loop() is running and not fut.done():
+                        waiters.popleft().set_result(item)
+                        handed += 1
+                        accepted.append(channel)
+                        continue
+                elif not waiters and len(items) < box.capacity:
+                    items.append(item)
+                    accepted.append(channel)
+                    continue
+            if self._put(channel, payload, now, running, admitted):
+                accepted.append(channel)
+        self.counters.received += handed
+        return accepted
 
     def pending(self, channel: str) -> int:
         """How many unexpired messages wait in ``channel``'s mailbox (expired ones are
@@ -181,15 +197,22 @@ class LocalCore:
             return len(box.items)
 
     def get_nowait(self, channel: str) -> Payload | None:
-        """The oldest unexpired payload of ``channel``, or None when there is none."""
-        with self._lock:
+        """The oldest unexpired payload of ``channel``, or None when there is none.
+
+        Needs no event loop: ``receive`` tries it before it looks its loop up.
+        """
+        lock = self._lock
+        lock.acquire()  # not `with`: this runs for most delivered messages
+        try:
             box = self._boxes.get(channel)
-            if box is None:
+            if box is None or not box.items:
                 return None
             payload = self._pop(box, time.monotonic())
-            if payload is None:
-                self._forget_if_idle(channel, box)
+            if payload is not None and box.items and box.waiters:
+                self._wake_one(box, _running_loop())
             return payload
+        finally:
+            lock.release()
 
     async def get(self, channel: str) -> Payload:
         """Wait for the oldest unexpired payload of ``channel``; cancel-safe."""
@@ -214,12 +237,14 @@ class LocalCore:
         caller cancelled while awaiting it must call :meth:`abandon`. :meth:`get` is this
         loop; a layer's ``receive`` runs it inline to save a coroutine frame per message.
         """
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._closed:
                 raise LayerClosedError("the channel layer is closed; create a new one")
             box = self._boxes.get(channel)
             if box is None:
-                box = self._boxes[channel] = _Mailbox()
+                box = self._boxes[channel] = _Mailbox(self.capacity_for(channel))
             elif box.items:
                 payload = self._pop(box, time.monotonic())
                 if payload is not None:
@@ -229,6 +254,8 @@ class LocalCore:
             fut: _Waiter = loop.create_future()
             box.waiters.append(fut)
             return fut
+        finally:
+            lock.release()
 
     def abandon(self, channel: str, fut: _Waiter, loop: asyncio.AbstractEventLoop) -> None:
         """The receiver awaiting ``fut`` (from :meth:`take`) was cancelled: give back the
@@ -242,7 +269,7 @@ class LocalCore:
                 if self._closed:
                     return
                 if box is None:
-                    box = self._boxes[channel] = _Mailbox()
+                    box = self._boxes[channel] = _Mailbox(self.capacity_for(channel))
                 box.items.appendleft(handed)  # with its own deadline
                 if box.waiters:
                     self._wake_one(box, loop)
@@ -288,64 +315,34 @@ class LocalCore:
         if not box.items and not box.waiters and self._boxes.get(channel) is box:
             del self._boxes[channel]
 
-    def sweep(self, now: float | None = None) -> None:
-        """Drop expired messages and memberships everywhere, and forget idle mailboxes."""
-        with self._lock:
-            self._sweep(time.monotonic() if now is None else now)
-
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + max(self.expiry, 1.0)
         for channel, box in list(self._boxes.items()):
             self._drop_expired(box, now)
             self._forget_if_idle(channel, box)
-        for group in list(self._groups):
-            self._members(group, now)
+        self.groups.sweep(now)
 
     # -- groups ----------------------------------------------------------------------
 
     def group_add(self, group: str, channel: str) -> bool:
         """Add (or refresh) a membership; True if the group had no member before."""
         with self._lock:
-            members = self._groups.get(group)
-            created = members is None
-            if members is None:
-                members = self._groups[group] = {}
-            members[channel] = time.monotonic() + self.group_expiry
-            return created
+            return self.groups.add(group, channel, time.monotonic())
 
     def group_discard(self, group: str, channel: str) -> bool:
         """Remove a membership; True if the group has no member left."""
         with self._lock:
-            members = self._groups.get(group)
-            if members is None:
-                return False
-            members.pop(channel, None)
-            if members:
-                return False
-            del self._groups[group]
-            return True
+            return self.groups.discard(group, channel)
 
     def group_channels(self, group: str, now: float | None = None) -> list[str]:
         """The unexpired members of ``group`` in this process."""
         with self._lock:
-            return self._members(group, time.monotonic() if now is None else now)
-
-    def _members(self, group: str, now: float) -> list[str]:
-        members = self._groups.get(group)
-        if not members:
-            return []
-        expired = [ch for ch, deadline in members.items() if deadline <= now]
-        for ch in expired:
-            del members[ch]
-        if not members:
-            del self._groups[group]
-            return []
-        return list(members)
+            return list(self.groups.members(group, time.monotonic() if now is None else now))
 
     def group_names(self) -> list[str]:
         """Every group with a local member."""
         with self._lock:
-            return list(self._groups)
+            return self.groups.names()
 
     def fan_out(self, group: str, payload: Payload) -> tuple[int, int]:
         """Put ``payload`` into every member's mailbox; returns (delivered, skipped full).
@@ -355,7 +352,7 @@ class LocalCore:
         now = time.monotonic()
         running = _running_loop()
         with self._lock:
-            members = self._members(group, now)
+            members = self.groups.members(group, now)
             if not members:
                 return 0, 0
             if now >= self._next_sweep:
@@ -373,7 +370,7 @@ class LocalCore:
             for box in self._boxes.values():
                 box.items.clear()
             self._boxes = {ch: box for ch, box in self._boxes.items() if box.waiters}
-            self._groups.clear()
+            self.groups.clear()
 
     def close(self) -> None:
         """Refuse further gets, and wake every waiting receiver with ``LayerClosedError``."""
@@ -385,14 +382,14 @@ class LocalCore:
                     if not fut.done() and not fut.get_loop().is_closed():
                         fut.get_loop().call_soon_threadsafe(_resolve, fut)
             self._boxes.clear()
-            self._groups.clear()
+            self.groups.clear()
 
     def statistics(self, extra: dict[str, int] | None = None) -> LayerStatistics:
         """A snapshot of the counters and current sizes."""
         counters = {f.name: getattr(self.counters, f.name) for f in fields(self.counters)}
         return LayerStatistics(
             channels=len(self._boxes),
-            groups=len(self._groups),
+            groups=len(self.groups),
             buffered=sum(len(b.items) for b in self._boxes.values()),
             waiting_receivers=sum(len(b.waiters) for b in self._boxes.values()),
             extra=dict(extra or {}),

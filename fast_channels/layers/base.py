@@ -28,7 +28,7 @@ import re
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Self, cast
+from typing import ClassVar, Self, cast
 
 from fast_channels.exceptions import (
     ChannelFull,
@@ -41,6 +41,7 @@ from fast_channels.exceptions import (
     MessageTypeError,
 )
 from fast_channels.layers._local import LocalCore, Payload
+from fast_channels.layers._shared import own_copy, share
 from fast_channels.layers.contract import ChannelLayer
 from fast_channels.layers.names import (
     VALID_CHANNELS,
@@ -50,33 +51,13 @@ from fast_channels.layers.names import (
 )
 from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.statistics import LayerStatistics
-from fast_channels.serialization import MsgpackSerializer, Serializer, make_serializer
+from fast_channels.serialization import Serializer, make_serializer
 from fast_channels.sync import SyncLayerMethods
 from fast_channels.types import Message
 
 __all__ = ["BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
 
 logger: logging.Logger = logging.getLogger("fast_channels.layers")
-
-_IMMUTABLE = frozenset({str, bytes, int, float, bool, type(None)})
-_PLAIN = MsgpackSerializer()
-
-
-class _Nested(dict[str, object]):
-    """A group message holding lists or dicts, kept packed too: each receiver unpacks one."""
-
-    __slots__ = ("packed",)
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message)
-        self.packed = _PLAIN.dumps(message)
-
-
-def _unpack_own(payload: Message) -> Message:
-    if isinstance(payload, _Nested):
-        return _PLAIN.loads(payload.packed)
-    return dict(payload)
-
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
 
@@ -214,13 +195,10 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         """``message``, decoded once, made ready to be handed to many local receivers.
 
         ``receive`` gives each receiver its own dict: a shallow copy when every value is
-        immutable (str, bytes, numbers, bool, None), and otherwise its own unpacked copy
-        (see :class:`_Nested`), so no receiver sees another's changes to a nested value.
+        immutable (str, bytes, numbers, bool, None), and otherwise its own unpacked copy,
+        so no receiver sees another's changes to a nested value (:mod:`._shared`).
         """
-        for value in message.values():
-            if type(value) not in _IMMUTABLE:
-                return _Nested(message)
-        return message
+        return share(message)
 
     @staticmethod
     def _require_own_channel(channel: str, token: str) -> None:
@@ -269,13 +247,15 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
             self._check_open()
         if not (isinstance(channel, str) and channel in VALID_CHANNELS):
             self.require_valid_channel_name(channel)  # raises the typed error
-        loop = asyncio.get_running_loop()
         local = self.local
         while True:
-            if self._receives_locally(channel, loop):
-                # The hot path, inline: one coroutine frame per message.
-                got = local.take(channel, loop)
-                if isinstance(got, asyncio.Future):
+            # Inline hot path; a message already here needs no get_running_loop() (a getpid()).
+            payload = local.get_nowait(channel) if self._ready_first else None
+            if payload is None:
+                loop = asyncio.get_running_loop()
+                if not self._receives_locally(channel, loop):
+                    payload = await self._receive(channel)
+                elif isinstance(got := local.take(channel, loop), asyncio.Future):
                     try:
                         handed = await got
                     except asyncio.CancelledError:
@@ -286,10 +266,8 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
                     payload = handed[1]
                 else:
                     payload = got
-            else:
-                payload = await self._receive(channel)
             if isinstance(payload, dict):  # decoded once for many receivers: each gets its own
-                return dict(payload) if type(payload) is dict else _unpack_own(payload)
+                return dict(payload) if type(payload) is dict else own_copy(payload)
             message = self.decode(channel, payload)
             if message is not None:
                 return message
@@ -376,10 +354,15 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         (False), so its ``_receive`` is called on every receive."""
         return False
 
+    _ready_first: ClassVar[bool] = False
+    """Whether ``receive`` takes a message already in the mailbox without asking
+    :meth:`_receives_locally` (so for backends that say True there at all)."""
+
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if "_receive" in cls.__dict__ and "_receives_locally" not in cls.__dict__:
             setattr(cls, "_receives_locally", BaseChannelLayer._receives_locally)  # noqa: B010
+        cls._ready_first = cls._receives_locally is not BaseChannelLayer._receives_locally
 
     @abstractmethod
     async def _new_channel(self, prefix: str) -> str: ...
