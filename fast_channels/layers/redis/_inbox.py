@@ -55,6 +55,8 @@ __all__ = [
 ]
 
 DEADLINE_DIGITS = 13
+RECENT_GROUPS = 4
+"""How many groups' member lists a reader keeps parsed (most recently seen first)."""
 BACKOFF_MAX = 0.5
 """Longest pause between a reader's reconnection attempts (a refused connect costs ~nothing)."""
 READ_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError)
@@ -154,6 +156,7 @@ class InboxReader:
         self._block = block
         self._reconcile_every = reconcile_every
         self.batches = 0
+        self._recent: list[tuple[bytes, list[str]]] = []  # see _members
         self._backoff = Backoff(f"inbox reader for {key}")
         self.task = asyncio.get_running_loop().create_task(
             self._run(), name=f"fast-channels inbox {key}"
@@ -224,15 +227,19 @@ class InboxReader:
             try:
                 sep = entry.index(b"\0", DEADLINE_DIGITS)
                 deadline = int(entry[:DEADLINE_DIGITS])
-                channel = entry[DEADLINE_DIGITS:sep].decode("utf-8")
-                if not channel or channel == ",":
-                    raise ValueError("no channel")
+                channel, members = "", None
+                if entry[DEADLINE_DIGITS] == 44:  # b",": a group message
+                    members = self._members(entry[DEADLINE_DIGITS + 1 : sep])
+                else:
+                    channel = entry[DEADLINE_DIGITS:sep].decode("utf-8")
+                    if not channel:
+                        raise ValueError("no channel")
             except ValueError:  # not written by this layer: never let it stop the reader
                 local.counters.undecodable += 1
                 logger.error("dropped a malformed entry of inbox %s: %r", self._key, entry[:40])
                 continue
-            if channel[0] == ",":
-                self._deliver_group(channel[1:].split(","), entry[sep + 1 :], deadline <= now)
+            if members is not None:
+                self._deliver_group(members, entry[sep + 1 :], deadline <= now)
             elif deadline <= now:
                 local.counters.expired += 1
                 acks.dropped(channel)
@@ -242,6 +249,26 @@ class InboxReader:
                 # must not drop it. The mailbox is bounded by about 2x capacity.
                 local.put_nowait(channel, entry[sep + 1 :], admitted=True)
                 acks.queued(channel)
+
+    def _members(self, joined: bytes) -> list[str]:
+        """The member channels named by a group entry (``b"a,b,c"``).
+
+        A group's member list is the same in entry after entry, so the last few parsed
+        lists are kept: comparing bytes costs far less than decoding and splitting them
+        again into new strings for every message.
+        """
+        recent = self._recent
+        for i, (known, members) in enumerate(recent):
+            if known == joined:
+                if i:
+                    recent.insert(0, recent.pop(i))
+                return members
+        members = [member for member in joined.decode("utf-8").split(",") if member]
+        if not members:
+            raise ValueError("no member channel")
+        recent.insert(0, (joined, members))
+        del recent[RECENT_GROUPS:]
+        return members
 
     def _deliver_group(self, members: list[str], data: bytes, expired: bool) -> None:
         """Put one group message (decoded once) into its members' mailboxes, skipping
