@@ -34,15 +34,12 @@ FAILED_CALL_BOUND = SOCKET_TIMEOUT * 3
 
 
 def layer_options(kind: str, request: pytest.FixtureRequest, **where: Any) -> dict[str, Any]:
-    options: dict[str, Any] = {"prefix": prefix_for(request, kind), "capacity": 10_000, **where}
-    if kind == "queue":
-        options["socket_timeout"] = SOCKET_TIMEOUT
-    else:  # the pub/sub layer takes redis-py's connection options as they are
-        options["connection_kwargs"] = {
-            "socket_timeout": SOCKET_TIMEOUT,
-            "socket_connect_timeout": SOCKET_TIMEOUT,
-        }
-    return options
+    return {
+        "prefix": prefix_for(request, kind),
+        "capacity": 10_000,
+        "socket_timeout": SOCKET_TIMEOUT,
+        **where,
+    }
 
 
 def report(title: str, lines: list[str]) -> None:

@@ -1,6 +1,7 @@
 """How the Redis layers reach Redis: hosts or Sentinel, sharding, one client set per loop.
 
-Both Redis layers take the same connection options and hand them to :class:`RedisConnection`:
+Both Redis layers take the same connection options (:class:`~._layer.RedisLayerOptions`)
+and hand them to :class:`RedisConnection`:
 
 * ``hosts``: a list of Redis servers, each a URL (``redis://``, ``rediss://``,
   ``unix://``), a ``(host, port)`` tuple, or a dict of redis-py connection keywords
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -61,18 +61,6 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (
 HostSpec = str | tuple[str, int] | Mapping[str, Any]
 DEFAULT_HOST = "redis://localhost:6379"
 _URL_SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-_PREFIX = re.compile(r"[a-zA-Z\d\-_.]{1,50}", re.ASCII)
-
-
-def require_prefix(prefix: object) -> str:
-    """``prefix`` if it is a valid key prefix for a Redis layer, else ConfigurationError."""
-    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
-        raise ConfigurationError(
-            f"prefix must be 1 to 50 ASCII letters, digits, '-', '_' or '.', got {prefix!r}"
-        )
-    return prefix
 
 
 class RawConnection(Protocol):

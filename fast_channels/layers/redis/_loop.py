@@ -1,81 +1,94 @@
-"""What the queue layer keeps per event loop: clients, pipes, reader tasks, and their end.
+"""What a Redis layer keeps per event loop: clients, pipes, reader tasks, and their end.
 
 redis-py connections belong to the loop that opened them, so a layer used from several
-loops in turn (pytest-asyncio's per-test loops, a sync thread's loop) keeps one
-:class:`LoopState` per loop. Its *keeper* task does nothing until it is cancelled, by
+loops in turn (pytest-asyncio's per-test loops, a sync thread's loop) keeps its clients
+per loop. :class:`LoopClients` holds one loop's clients and a command pipe per shard, with
+a :class:`~._connection.LoopKeeper` that does nothing until it is cancelled, by
 ``aclose()`` or by the loop shutting down (``asyncio.run`` and ``asyncio.Runner`` cancel
-every task before closing a loop); then it stops the loop's readers and pipes and
-closes the loop's connections, so no socket outlives its loop.
+every task before closing a loop); then the layer's cleanup stops what it runs there and
+:meth:`LoopClients.close_clients` closes the loop's connections, so no socket outlives
+its loop. Both Redis layers build on it; :class:`LoopState` is the queue layer's, with
+its reader tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 from fast_channels.layers._local import LocalCore
-from fast_channels.layers.redis._acks import Acks
-from fast_channels.layers.redis._connection import RawPool, RedisConnection, close_client
+from fast_channels.layers.redis._connection import LoopKeeper, RawPool, RedisConnection
 from fast_channels.layers.redis._inbox import Commands, InboxReader
 from fast_channels.layers.redis._named import NamedReader
 from fast_channels.layers.redis._pipe import CommandPipe, Script
-from fast_channels.types import Message
 
-__all__ = ["LoopState"]
+__all__ = ["LoopClients", "LoopState"]
 
 
-class LoopState:
-    """One event loop's clients, pipes and reader tasks of one queue layer."""
+class LoopClients:
+    """One event loop's clients of a layer, a command pipe per shard (loading ``scripts``),
+    and the keeper that awaits ``cleanup()`` when the loop ends or the layer closes."""
+
+    __slots__ = ("_conn", "clients", "keeper", "loop", "pipes")
+
+    def __init__(
+        self,
+        conn: RedisConnection,
+        scripts: Sequence[Script],
+        cleanup: Callable[[], Awaitable[None]],
+        *,
+        name: str,
+    ) -> None:
+        self._conn = conn
+        self.clients = conn.clients()
+        where = conn.describe()
+        self.pipes = [CommandPipe(c.connection_pool, scripts, where) for c in self.clients]
+        self.keeper = LoopKeeper(cleanup, name=name)
+        self.loop = self.keeper.loop
+
+    async def close_clients(self) -> None:
+        """Close the pipes, then the clients (run by the cleanup, on this loop)."""
+        try:
+            for pipe in self.pipes:
+                await pipe.aclose()
+        finally:
+            await self._conn.close_loop(self.clients)
+
+    async def aclose(self) -> None:
+        """Run the cleanup now and wait for it (call it from this loop)."""
+        await self.keeper.aclose()
+
+
+class LoopState(LoopClients):
+    """One event loop's clients, pipes and reader tasks of one queue layer: the reader of
+    its inbox, made by ``inbox_reader(pool, key)``, and one per named channel received on."""
 
     def __init__(
         self,
         *,
         conn: RedisConnection,
-        local: LocalCore,
-        acks: Acks,
         scripts: Sequence[Script],
-        report: Callable[[bool], None],
-        decode: Callable[[str, bytes], Message | None],
-        batch: int,
+        local: LocalCore,
         block: float,
-        reconcile_every: float,
+        inbox_reader: Callable[[RawPool, str], InboxReader],
         forget: Callable[[LoopState], None],
     ) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._conn = conn
+        super().__init__(conn, scripts, self._shutdown, name="fast-channels loop keeper")
         self._local = local
-        self._acks = acks
-        self._report = report
-        self._decode = decode
-        self._batch = batch
         self._block = block
-        self._reconcile_every = reconcile_every
+        self._inbox_reader = inbox_reader
         self._forget = forget
-        self.clients = conn.clients()
-        where = conn.describe()
-        self.pipes = [CommandPipe(c.connection_pool, scripts, where) for c in self.clients]
         self.inbox: InboxReader | None = None
         self.named: dict[str, NamedReader] = {}
         self.closed = False
-        self.keeper = self.loop.create_task(self._keep(), name="fast-channels loop keeper")
 
     def ensure_inbox_reader(self, key: str, shard: int, stopped: Callable[[], None]) -> None:
         """Start this loop's reader of inbox ``key`` (on host ``shard``) unless it runs;
         ``stopped()`` is called when a reader started here ends."""
         if self.inbox is not None and not self.inbox.task.done():
             return
-        self.inbox = InboxReader(
-            pool=cast(RawPool, self.clients[shard].connection_pool),
-            key=key,
-            local=self._local,
-            acks=self._acks,
-            report=self._report,
-            decode=self._decode,
-            batch=self._batch,
-            block=self._block,
-            reconcile_every=self._reconcile_every,
-        )
+        self.inbox = self._inbox_reader(cast(RawPool, self.clients[shard].connection_pool), key)
         self.inbox.task.add_done_callback(lambda _: stopped())
 
     def named_reader(self, channel: str, key: str) -> NamedReader:
@@ -120,12 +133,6 @@ class LoopState:
             + sum(r.errors for r in self.named.values()),
         }
 
-    async def _keep(self) -> None:
-        try:
-            await self.loop.create_future()
-        finally:
-            await self._shutdown()
-
     async def _shutdown(self) -> None:
         self.closed = True
         self._forget(self)
@@ -135,13 +142,4 @@ class LoopState:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for pipe in self.pipes:
-            await pipe.aclose()
-        for client in self.clients:
-            await close_client(client)
-        self._conn.forget_loop(self.loop)
-
-    async def aclose(self) -> None:
-        """Stop everything of this loop and close its connections (from this loop)."""
-        self.keeper.cancel()
-        await asyncio.gather(self.keeper, return_exceptions=True)
+        await self.close_clients()

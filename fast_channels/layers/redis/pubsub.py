@@ -19,20 +19,15 @@ Redis pub/sub channels used, under ``prefix``:
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Unpack
 
 from fast_channels.layers._local import Payload
-from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer
 from fast_channels.layers.overflow import OverflowPolicy
-from fast_channels.layers.redis._connection import (
-    HostSpec,
-    LoopKeeper,
-    RedisConnection,
-    require_prefix,
-)
+from fast_channels.layers.redis._connection import RedisConnection
+from fast_channels.layers.redis._layer import RedisLayerBase, RedisLayerOptions
+from fast_channels.layers.redis._loop import LoopClients
 from fast_channels.layers.redis._pipe import CommandPipe
 from fast_channels.layers.redis._subscriber import Subscriber, logger
 
@@ -42,21 +37,18 @@ _Target = tuple[bool, str, int]
 """What a subscribed Redis channel is: (is a group, group name or channel head, shard)."""
 
 
-class _LoopPart:
+class _LoopPart(LoopClients):
     """What the layer holds for one event loop: its clients, a command pipe per shard, the
     subscribers made there, and the keeper that closes them all when the loop ends."""
 
-    __slots__ = ("clients", "keeper", "pipes", "subscribers")
+    __slots__ = ("subscribers",)
 
     def __init__(self, conn: RedisConnection, release: Callable[[_LoopPart], Awaitable[None]]):
-        self.clients = conn.clients()
-        where = conn.describe()
-        self.pipes = [CommandPipe(client.connection_pool, (), where) for client in self.clients]
+        super().__init__(conn, (), lambda: release(self), name="fast-channels pub/sub loop keeper")
         self.subscribers: list[Subscriber] = []
-        self.keeper = LoopKeeper(lambda: release(self), name="fast-channels pub/sub loop keeper")
 
 
-class RedisPubSubChannelLayer(BaseChannelLayer):
+class RedisPubSubChannelLayer(RedisLayerBase):
     """A channel layer over Redis PUBLISH/SUBSCRIBE: real-time, at most once, not stored.
 
     Delivery: a message reaches the processes subscribed to its channel or group *when it
@@ -85,10 +77,15 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
     that no process was subscribed to, e.g. while receivers resubscribe after a Redis
     restart or failover: this is how a sender learns of them).
 
-    Redis unreachable: ``send``/``group_send`` raise ``LayerConnectionError`` within the
-    socket timeout (5 s, or ``connection_kwargs={"socket_timeout": ...}``), a subscription
-    Redis cannot confirm within 5 s too; subscribers reconnect by themselves (backing off
-    0.05 to 0.5 s) and subscribe again to every channel and group held here.
+    Redis unreachable: ``send``/``group_send`` raise ``LayerConnectionError`` within
+    ``socket_timeout`` (5 s by default), a subscription Redis cannot confirm within it too;
+    subscribers reconnect by themselves (backing off 0.05 to 0.5 s) and subscribe again to
+    every channel and group held here.
+
+    Options, keyword-only (an unknown one is a ``TypeError``): those of
+    :class:`~fast_channels.layers.redis.RedisLayerOptions`, which both Redis layers take
+    (``max_connections`` counts the subscriber connection too), and ``overflow``.
+    ``connection`` is the layer's Redis connection.
     """
 
     extensions: Sequence[str] = ("groups", "flush")
@@ -96,37 +93,11 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
     def __init__(
         self,
         *,
-        hosts: Sequence[HostSpec] | None = None,
-        prefix: str = "asgi",
-        sentinels: Sequence[tuple[str, int]] | None = None,
-        service_name: str | None = None,
-        sentinel_kwargs: Mapping[str, Any] | None = None,
-        connection_kwargs: Mapping[str, Any] | None = None,
-        symmetric_encryption_keys: Sequence[str | bytes] | None = None,
-        capacity: int = 100,
-        channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
-        expiry: float = 60,
-        group_expiry: float = 86400,
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         overflow: OverflowPolicy | str = OverflowPolicy.DROP_OLDEST,
+        **options: Unpack[RedisLayerOptions],
     ) -> None:
         self.overflow: OverflowPolicy = OverflowPolicy.parse(overflow)
-        super().__init__(
-            expiry=expiry,
-            group_expiry=group_expiry,
-            capacity=capacity,
-            channel_capacity=channel_capacity,
-            symmetric_encryption_keys=symmetric_encryption_keys,
-            max_message_size=max_message_size,
-        )
-        self.prefix: str = require_prefix(prefix)
-        self.connection: RedisConnection = RedisConnection(
-            hosts=hosts,
-            sentinels=sentinels,
-            service_name=service_name,
-            sentinel_kwargs=sentinel_kwargs,
-            connection_kwargs=connection_kwargs,
-        )
+        super().__init__(**options)
         self._inbox = self._random_suffix()[:12]
         self._targets: dict[bytes, _Target] = {}
         self._keys: dict[str, bytes] = {}
@@ -274,10 +245,8 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
         try:
             for sub in part.subscribers:
                 await sub.aclose()
-            for pipe in part.pipes:
-                await pipe.aclose()
         finally:
-            await self.connection.close_loop(part.clients)
+            await part.close_clients()
 
     def _leave_home(self) -> None:
         """Drop the home loop; what its subscribers wanted waits for the next one."""

@@ -36,25 +36,23 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import re
 import secrets
 import time
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, cast
+from typing import ClassVar, Unpack, cast
 
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers._local import Payload
-from fast_channels.layers.base import DEFAULT_MAX_MESSAGE_SIZE, BaseChannelLayer, logger
+from fast_channels.layers.base import logger
 from fast_channels.layers.redis._acks import Reporter
 from fast_channels.layers.redis._connection import (
     REDIS_ERRORS,
-    HostSpec,
+    RawPool,
     RedisConnection,
     connection_error,
-    require_prefix,
 )
-from fast_channels.layers.redis._inbox import now_ms
+from fast_channels.layers.redis._inbox import InboxReader, now_ms
+from fast_channels.layers.redis._layer import RedisLayerBase, RedisLayerOptions
 from fast_channels.layers.redis._loop import LoopState
 from fast_channels.layers.redis._pipe import Script
 from fast_channels.types import Message
@@ -82,7 +80,7 @@ def _member_field(channel: str) -> str:
     return f"{token},{ord(channel[-1]) % 16}"
 
 
-class RedisChannelLayer(BaseChannelLayer):
+class RedisChannelLayer(RedisLayerBase):
     """A channel layer on Redis lists: messages persist until received or expired.
 
     ``send`` to a channel holding ``capacity`` messages (per channel, counted in Redis, so
@@ -91,64 +89,30 @@ class RedisChannelLayer(BaseChannelLayer):
     unreachable: the call raises ``LayerConnectionError`` within ``socket_timeout``;
     waiting receivers keep waiting and their reader retries with backoff.
 
-    Connection options are those of :class:`~._connection.RedisConnection`;
-    ``receive_batch`` caps how many messages a reader pops per round trip.
+    Options, keyword-only (an unknown one is a ``TypeError``): those of
+    :class:`~fast_channels.layers.redis.RedisLayerOptions`, which both Redis layers take,
+    and ``receive_batch`` (512): how many messages a reader pops per round trip.
+    ``connection`` (also named ``conn``) is the layer's Redis connection.
     """
 
     _fork_hooked: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        *,
-        hosts: Sequence[HostSpec] | None = None,
-        prefix: str = "asgi",
-        expiry: float = 60,
-        group_expiry: float = 86400,
-        capacity: int = 100,
-        channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
-        symmetric_encryption_keys: Sequence[str | bytes] | None = None,
-        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        sentinels: Sequence[tuple[str, int]] | None = None,
-        service_name: str | None = None,
-        sentinel_kwargs: Mapping[str, Any] | None = None,
-        connection_kwargs: Mapping[str, Any] | None = None,
-        max_connections: int = 64,
-        pool_timeout: float = 10.0,
-        socket_timeout: float = 5.0,
-        receive_batch: int = 512,
-    ) -> None:
-        super().__init__(
-            expiry=expiry,
-            group_expiry=group_expiry,
-            capacity=capacity,
-            channel_capacity=channel_capacity,
-            symmetric_encryption_keys=symmetric_encryption_keys,
-            max_message_size=max_message_size,
-        )
-        require_prefix(prefix)
+    def __init__(self, *, receive_batch: int = 512, **options: Unpack[RedisLayerOptions]) -> None:
+        super().__init__(**options)
         if isinstance(receive_batch, bool) or not isinstance(receive_batch, int):
             raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
         if receive_batch < 1:
             raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
-        self.conn: RedisConnection = RedisConnection(
-            hosts=hosts,
-            sentinels=sentinels,
-            service_name=service_name,
-            sentinel_kwargs=sentinel_kwargs,
-            connection_kwargs=connection_kwargs,
-            max_connections=max_connections,
-            pool_timeout=pool_timeout,
-            socket_timeout=socket_timeout,
-        )
-        self.prefix = prefix
+        # The older name of ``connection``; a plain attribute, as the send path reads it.
+        self.conn: RedisConnection = self.connection
         self.receive_batch = receive_batch
-        self._keys = f"{prefix}:"
+        self._keys = f"{self.prefix}:"
         ttl = max(1, math.ceil(self.expiry))
         self._refresh_every = max(1, math.ceil(ttl / 4))
         self._ttl = ttl + self._refresh_every  # keys outlast their messages (queue_send.lua)
         self._refresh_due: dict[str, float] = {}  # token -> when its TTLs need setting again
         self._group_ttl = max(1, math.ceil(self.group_expiry))
-        self._min_capacity = min([self.capacity, *(channel_capacity or {}).values()])
+        self._min_capacity = min([self.capacity, *(cap for _, cap in self._capacity_patterns)])
         self._block = max(0.01, min(1.0, self.conn.socket_timeout / 2))
         self._reconcile_every = max(1.0, self.expiry / 2)
         self._expiry_ms = int(self.expiry * 1000)
@@ -206,14 +170,10 @@ class RedisChannelLayer(BaseChannelLayer):
         if state is None or state.closed:
             state = LoopState(
                 conn=self.conn,
-                local=self.local,
-                acks=self._reporter.acks,
                 scripts=SCRIPTS,
-                report=self._reporter.schedule,
-                decode=self._decode_group,
-                batch=self.receive_batch,
+                local=self.local,
                 block=self._block,
-                reconcile_every=self._reconcile_every,
+                inbox_reader=self._inbox_reader,
                 forget=self._forget,
             )
             self._states[loop] = state
@@ -306,6 +266,19 @@ class RedisChannelLayer(BaseChannelLayer):
         )
         self._reading = loop
 
+    def _inbox_reader(self, pool: RawPool, key: str) -> InboxReader:
+        return InboxReader(
+            pool=pool,
+            key=key,
+            local=self.local,
+            acks=self._reporter.acks,
+            report=self._reporter.schedule,
+            decode=self._decode_group,
+            batch=self.receive_batch,
+            block=self._block,
+            reconcile_every=self._reconcile_every,
+        )
+
     def _stopped_reading(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._reading is loop:
             self._reading = None
@@ -385,8 +358,8 @@ class RedisChannelLayer(BaseChannelLayer):
         for state in states:
             if state.loop is running:
                 await state.aclose()
-            elif not state.loop.is_closed():
-                state.loop.call_soon_threadsafe(state.keeper.cancel)
+            else:
+                state.keeper.cancel_threadsafe()
         await self.conn.aclose()
 
     def _extra_statistics(self) -> dict[str, int]:

@@ -83,7 +83,6 @@ async def test_the_readme_form_works_verbatim(redis_server: RedisProcess) -> Non
         ({"prefix": "x" * 51}, ConfigurationError, "prefix"),
         ({"hosts": "redis://x"}, ConfigurationError, "take a list"),
         ({"sentinels": [("h", 1)]}, ConfigurationError, "service_name"),
-        ({"socket_timeout": 1}, TypeError, "socket_timeout"),
         ({"decode_responses": True}, TypeError, "decode_responses"),
     ],
 )

@@ -1,0 +1,111 @@
+"""What the two Redis layers share: their options, their key prefix and their connection.
+
+:class:`RedisLayerBase` takes the options of :class:`RedisLayerOptions` (keyword-only),
+checks them once and hands them on: the message rules (capacity, expiry, size,
+encryption) to :class:`~fast_channels.layers.base.BaseChannelLayer`, the connection
+options to :class:`~._connection.RedisConnection`. Each layer adds only its own options
+(``receive_batch``, ``overflow``) and its transport. What a layer keeps per event loop is
+in :mod:`._loop`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict, Unpack, cast
+
+from fast_channels.exceptions import ConfigurationError
+from fast_channels.layers.base import BaseChannelLayer
+from fast_channels.layers.redis._connection import HostSpec, RedisConnection
+
+__all__ = ["RedisLayerBase", "RedisLayerOptions", "require_prefix"]
+
+_PREFIX = re.compile(r"[a-zA-Z\d\-_.]{1,50}", re.ASCII)
+
+
+def require_prefix(prefix: object) -> str:
+    """``prefix`` if it is a valid key prefix for a Redis layer, else ConfigurationError."""
+    if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
+        raise ConfigurationError(
+            f"prefix must be 1 to 50 ASCII letters, digits, '-', '_' or '.', got {prefix!r}"
+        )
+    return prefix
+
+
+class _MessageOptions(TypedDict, total=False):
+    """The options every channel layer takes (``BaseChannelLayer.__init__``)."""
+
+    expiry: float
+    """Seconds a message waits for its receiver before it is dropped (default 60)."""
+    group_expiry: float
+    """Seconds a group membership lasts after its last ``group_add`` (default 86400)."""
+    capacity: int
+    """Messages a channel holds before it is full (default 100)."""
+    channel_capacity: Mapping[str | re.Pattern[str], int] | None
+    """Other capacities by channel name: glob strings or compiled regexes; the first match wins."""
+    symmetric_encryption_keys: Sequence[str | bytes] | None
+    """Encrypt messages (``fast-channels[crypto]``): the first key encrypts, every key decrypts."""
+    max_message_size: int
+    """Largest encoded message in bytes (default 1 MiB); a bigger one raises
+    ``MessageTooLargeError``."""
+
+
+class _ConnectionOptions(TypedDict, total=False):
+    """The options of :class:`~._connection.RedisConnection`: where Redis is, and pools."""
+
+    hosts: Sequence[HostSpec] | None
+    """Redis servers: URLs (``redis://``, ``rediss://``, ``unix://``), ``(host, port)``
+    tuples or dicts of redis-py connection keywords; several hosts shard channels and
+    groups by a stable hash of their name (default ``["redis://localhost:6379"]``)."""
+    sentinels: Sequence[tuple[str, int]] | None
+    """Reach the master named ``service_name`` through these Redis Sentinels instead of
+    ``hosts`` (giving both is a ``ConfigurationError``)."""
+    service_name: str | None
+    """The master the sentinels monitor (required with ``sentinels``)."""
+    sentinel_kwargs: Mapping[str, Any] | None
+    """redis-py keywords for the connections to the sentinels (e.g. their password)."""
+    connection_kwargs: Mapping[str, Any] | None
+    """Extra redis-py keywords for the connections to Redis (password, TLS, ...)."""
+    max_connections: int
+    """Connections per host and event loop (default 64); a burst waits for a free one."""
+    pool_timeout: float
+    """Seconds a command waits for a free connection before it fails (default 10)."""
+    socket_timeout: float
+    """Seconds to connect, or to get a reply, before a call raises
+    ``LayerConnectionError`` (default 5)."""
+
+
+class RedisLayerOptions(_MessageOptions, _ConnectionOptions, total=False):
+    """The keyword-only options both Redis layers take; an unknown one is a ``TypeError``."""
+
+    prefix: str
+    """Namespace of the layer's Redis keys and channels: 1 to 50 ASCII letters, digits,
+    ``-``, ``_`` or ``.`` (default ``"asgi"``). Every process must use the same one."""
+
+
+_KNOWN = RedisLayerOptions.__optional_keys__
+
+
+def _picked(options: Mapping[str, object], keys: frozenset[str]) -> dict[str, object]:
+    return {key: value for key, value in options.items() if key in keys}
+
+
+class RedisLayerBase(BaseChannelLayer):
+    """A channel layer on Redis: the options of :class:`RedisLayerOptions`, checked once.
+
+    ``prefix`` is the validated key prefix, ``connection`` the
+    :class:`~._connection.RedisConnection` built from the connection options.
+    """
+
+    def __init__(self, **options: Unpack[RedisLayerOptions]) -> None:
+        for name in options:
+            if name not in _KNOWN:
+                raise TypeError(
+                    f"{type(self).__name__}() got an unexpected keyword argument {name!r}; "
+                    "see RedisLayerOptions for the options of the Redis layers"
+                )
+        message = _picked(options, _MessageOptions.__optional_keys__)
+        super().__init__(**cast(_MessageOptions, message))
+        self.prefix: str = require_prefix(options.get("prefix", "asgi"))
+        connection = _picked(options, _ConnectionOptions.__optional_keys__)
+        self.connection: RedisConnection = RedisConnection(**cast(_ConnectionOptions, connection))

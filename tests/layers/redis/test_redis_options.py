@@ -1,0 +1,116 @@
+"""The options both Redis layers take (``RedisLayerOptions``): checked alike, and honoured
+by each, the pool options included."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from redis.asyncio.connection import BlockingConnectionPool
+
+from fast_channels.exceptions import ConfigurationError, LayerConnectionError
+from fast_channels.layers.redis import (
+    RedisChannelLayer,
+    RedisLayerOptions,
+    RedisPubSubChannelLayer,
+)
+from tests.layers.redis.queue_helpers import prefix_for
+from tests.servers import RedisProcess
+
+pytestmark = pytest.mark.redis
+
+RedisLayer = type[RedisChannelLayer] | type[RedisPubSubChannelLayer]
+BOTH = pytest.mark.parametrize("layer_class", [RedisChannelLayer, RedisPubSubChannelLayer])
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        ({"bogus": 1}, TypeError, r"\(\) got an unexpected keyword argument 'bogus'"),
+        ({"decode_responses": True}, TypeError, "decode_responses"),
+        ({"socket_keepalive": True}, TypeError, "socket_keepalive"),
+        ({"hosts": ["redis://x"], "sentinels": [("x", 1)]}, ConfigurationError, "not both"),
+        ({"sentinels": [("x", 1)]}, ConfigurationError, "service_name"),
+        ({"prefix": "has:colon"}, ConfigurationError, "prefix"),
+        ({"capacity": 0}, ConfigurationError, "capacity"),
+        ({"max_connections": 0}, ConfigurationError, "max_connections"),
+        ({"max_connections": True}, ConfigurationError, "max_connections"),
+        ({"max_connections": 2.5}, ConfigurationError, "max_connections"),
+        ({"pool_timeout": 0}, ConfigurationError, "pool_timeout"),
+        ({"pool_timeout": "10"}, ConfigurationError, "pool_timeout"),
+        ({"socket_timeout": -1}, ConfigurationError, "socket_timeout"),
+        ({"socket_timeout": None}, ConfigurationError, "socket_timeout"),
+    ],
+)
+def test_bad_options(
+    layer_class: RedisLayer, options: dict[str, Any], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        layer_class(**options)
+
+
+@BOTH
+def test_an_unknown_option_names_the_layer(layer_class: RedisLayer) -> None:
+    options: dict[str, Any] = {"hosts": ["redis://localhost:6379"], "bogus": 1}
+    with pytest.raises(TypeError, match=rf"^{layer_class.__name__}\(\) .* 'bogus'"):
+        layer_class(**options)
+
+
+@BOTH
+def test_the_shared_options_and_their_defaults(layer_class: RedisLayer) -> None:
+    layer = layer_class()
+    assert layer.prefix == "asgi"
+    assert (layer.capacity, layer.expiry, layer.group_expiry) == (100, 60.0, 86400.0)
+    connection = layer.connection
+    assert (connection.max_connections, connection.pool_timeout) == (64, 10.0)
+    assert connection.socket_timeout == 5.0
+
+
+def test_the_older_attribute_names_still_work() -> None:
+    queue = RedisChannelLayer(receive_batch=7)
+    assert queue.conn is queue.connection
+    assert queue.receive_batch == 7
+    assert RedisPubSubChannelLayer(prefix="p").prefix == "p"
+
+
+@BOTH
+async def test_the_pool_options_reach_the_pools(
+    layer_class: RedisLayer, redis_server: RedisProcess, request: pytest.FixtureRequest
+) -> None:
+    options: RedisLayerOptions = {
+        "hosts": [redis_server.url],
+        "prefix": prefix_for(request, layer_class.__name__),
+        "max_connections": 3,
+        "pool_timeout": 0.5,
+        "socket_timeout": 2,
+    }
+    async with layer_class(**options) as layer:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "ping"})
+        assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "ping"}
+        pool = layer.connection.client().connection_pool
+        assert isinstance(pool, BlockingConnectionPool)
+        assert (pool.max_connections, pool.timeout) == (3, 0.5)
+        assert pool.connection_kwargs["socket_timeout"] == 2.0
+        assert pool.connection_kwargs["socket_connect_timeout"] == 2.0
+        await layer.flush()
+
+
+async def test_pubsub_waits_pool_timeout_for_a_connection_then_fails(
+    redis_server: RedisProcess, request: pytest.FixtureRequest
+) -> None:
+    """With one connection per loop, held by the subscriber, a send finds none free: it
+    waits ``pool_timeout`` and fails, instead of opening a connection over the bound."""
+    async with RedisPubSubChannelLayer(
+        hosts=[redis_server.url],
+        prefix=prefix_for(request),
+        max_connections=1,
+        pool_timeout=0.2,
+    ) as layer:
+        channel = await layer.new_channel()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(LayerConnectionError):
+            await layer.send(channel, {"type": "ping"})
+        assert asyncio.get_running_loop().time() - started >= 0.15
