@@ -2,7 +2,8 @@
 
 The channel layer is registered as ``"default"`` at start-up and closed at shutdown
 (the app's lifespan). With the in-memory layer, jobs run in this process as an asyncio
-task; with Redis they run in ``python -m demo.worker``.
+task; with Redis they run in ``python -m demo.worker``. Either way they save their latest
+progress where the events consumer finds it (:mod:`demo.progress`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from demo.layers import (
     make_layer,
     redis_url,
 )
+from demo.progress import ProgressStore, make_progress
 from fast_channels.exceptions import ChannelFull, InvalidChannelNameError
 from fast_channels.layers import (
     BaseChannelLayer,
@@ -62,7 +64,7 @@ class Info(BaseModel):
 
 
 @contextlib.asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncGenerator[None]:
+async def _lifespan(progress: ProgressStore) -> AsyncGenerator[None]:
     url = redis_url()
     step = step_seconds()
     layer = make_layer(url)
@@ -75,7 +77,7 @@ async def _lifespan(app: FastAPI) -> AsyncGenerator[None]:
     in_process = None
     if url is None:
         in_process = asyncio.create_task(
-            serve_jobs(layer, worker=f"web pid {os.getpid()}", step=step)
+            serve_jobs(layer, progress=progress, worker=f"web pid {os.getpid()}", step=step)
         )
     try:
         yield
@@ -86,14 +88,19 @@ async def _lifespan(app: FastAPI) -> AsyncGenerator[None]:
                 await in_process
         unregister_channel_layer("default")
         await layer.aclose()
+        await progress.aclose()
 
 
-def create_app() -> FastAPI:
-    """A new demo application (the layer is chosen from ``REDIS_URL`` at start-up)."""
-    app = FastAPI(title="fast-channels demo", lifespan=_lifespan)
+def create_app(*, progress: ProgressStore | None = None) -> FastAPI:
+    """A new demo application (the layer is chosen from ``REDIS_URL`` at start-up).
+
+    ``progress``: where jobs keep their latest progress (default: per ``REDIS_URL``).
+    """
+    store = make_progress(redis_url()) if progress is None else progress
+    app = FastAPI(title="fast-channels demo", lifespan=lambda _: _lifespan(store))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.add_websocket_route("/ws/chat/{room}", ChatConsumer.as_asgi())
-    app.router.add_websocket_route("/ws/events", EventsConsumer.as_asgi())
+    app.router.add_websocket_route("/ws/events", EventsConsumer.as_asgi(progress=store))
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

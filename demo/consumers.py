@@ -7,8 +7,10 @@
   holds that channel (and the consumer, told by a ``job.follow`` message, leaves it when
   the socket closes or the job is done). After a reconnect the page sends
   ``{"kind": "follow", "jobs": [id, ...]}`` for its unfinished jobs, and the new
-  connection joins their groups again. Any other client message closes that one socket
-  with 1007 (invalid payload); a page may follow at most ``MAX_FOLLOWED`` jobs at once.
+  connection joins their groups again, then sends each job's latest saved progress (a
+  job that ended while the page had no connection shows done). Any other client message
+  closes that one socket with 1007 (invalid payload); a page may follow at most
+  ``MAX_FOLLOWED`` jobs at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Final, cast
 from urllib.parse import parse_qs
 
 from demo.jobs import is_job_id, job_group
+from demo.progress import ProgressStore
 from fast_channels.consumer.websocket import AsyncJsonWebsocketConsumer
 from fast_channels.exceptions import DenyConnection
 from fast_channels.status import CloseCode
@@ -125,6 +128,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     """One browser's inbox: system notifications, and progress of the jobs it follows."""
 
     groups = [NOTIFICATIONS_GROUP]
+    progress: ProgressStore | None = None
+    """Where jobs save their latest progress (None: a rejoining page hears only later steps)."""
 
     def __init__(self, **initkwargs: object) -> None:
         super().__init__(**initkwargs)
@@ -136,7 +141,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"kind": "hello", "channel": self.channel_name})
 
     async def receive_json(self, content: Any) -> None:
-        """``{"kind": "follow", "jobs": [...]}``: join those jobs' groups; else close (1007)."""
+        """``{"kind": "follow", "jobs": [...]}``: join those jobs' groups and send their
+        latest saved progress; anything else closes the socket (1007)."""
         jobs = followed_jobs(content)
         if jobs is None or len(self.following | set(jobs)) > MAX_FOLLOWED:
             reason = f"expected a follow message of at most {MAX_FOLLOWED} jobs in all"
@@ -145,6 +151,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         for job in jobs:
             await self._follow(job)
+            latest = await self.progress.latest(job) if self.progress is not None else None
+            if latest is not None:
+                await self.job_progress(latest)  # where it got to meanwhile; done: leave
 
     async def notify_message(self, event: Message) -> None:
         """A notification from ``POST /notify``."""

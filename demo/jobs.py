@@ -7,9 +7,10 @@ that channel (an asyncio task in the web process with the in-memory layer,
 0 to 100 %, to the job's group. The last one has ``"done": True``.
 
 Reporting to a group, not to one channel, is what lets a page follow its jobs across a
-reconnect: the new connection joins the group again (see :mod:`demo.consumers`). Progress
-sent while a page has no connection is not replayed, and a job that ends then is not
-reported to it again; the page shows the next step it hears of.
+reconnect: the new connection joins the group again (see :mod:`demo.consumers`). A group
+does not replay what it carried while the page had no connection, so the job also saves
+each step in a :mod:`demo.progress` store, and the new connection starts from the latest:
+a job that ended meanwhile shows done.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import re
 from typing import Final
 
+from demo.progress import ProgressStore
 from fast_channels.layers import ChannelLayer
 from fast_channels.types import Message
 
@@ -81,9 +83,15 @@ def step_seconds() -> float:
 
 
 async def run_job(
-    layer: ChannelLayer, request: Message, *, worker: str, step: float = STEP_SECONDS
+    layer: ChannelLayer,
+    request: Message,
+    *,
+    progress: ProgressStore,
+    worker: str,
+    step: float = STEP_SECONDS,
 ) -> None:
-    """Do the (pretend) work in ``STEPS`` steps of ``step`` seconds, reporting each one."""
+    """Do the (pretend) work in ``STEPS`` steps of ``step`` seconds, reporting each one
+    to the job's group, and saving it in ``progress`` first."""
     job = request.get("job")
     if not is_job_id(job):
         logger.warning("ignored a malformed job request: %r", request)
@@ -92,24 +100,29 @@ async def run_job(
     for done_steps in range(STEPS + 1):
         if done_steps:
             await asyncio.sleep(step)
-        progress = {
+        report = {
             "type": "job.progress",
             "job": job,
             "percent": done_steps * 100 // STEPS,
             "worker": worker,
             "done": done_steps == STEPS,
         }
-        await layer.group_send(group, progress)
+        await progress.save(report)
+        await layer.group_send(group, report)
 
 
-async def _run_logged(layer: ChannelLayer, request: Message, worker: str, step: float) -> None:
+async def _run_logged(
+    layer: ChannelLayer, request: Message, progress: ProgressStore, worker: str, step: float
+) -> None:
     try:
-        await run_job(layer, request, worker=worker, step=step)
+        await run_job(layer, request, progress=progress, worker=worker, step=step)
     except Exception:
         logger.exception("job %r failed", request.get("job"))
 
 
-async def serve_jobs(layer: ChannelLayer, *, worker: str, step: float = STEP_SECONDS) -> None:
+async def serve_jobs(
+    layer: ChannelLayer, *, progress: ProgressStore, worker: str, step: float = STEP_SECONDS
+) -> None:
     """Run every job sent to ``demo-jobs``, several at once, until cancelled.
 
     On cancellation it stops receiving (no message is lost: a cancelled ``receive()``
@@ -119,7 +132,7 @@ async def serve_jobs(layer: ChannelLayer, *, worker: str, step: float = STEP_SEC
     try:
         while True:
             request = await layer.receive(JOBS_CHANNEL)
-            task = asyncio.create_task(_run_logged(layer, request, worker, step))
+            task = asyncio.create_task(_run_logged(layer, request, progress, worker, step))
             running.add(task)
             task.add_done_callback(running.discard)
     finally:

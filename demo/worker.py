@@ -1,7 +1,8 @@
 """The demo's job worker, a process of its own: ``python -m demo.worker`` (needs ``REDIS_URL``).
 
 It receives job requests on the ``demo-jobs`` channel of the Redis layer and sends their
-progress to each job's group (``job-<id>``), whose members the web process serves.
+progress to each job's group (``job-<id>``), whose members the web process serves, saving
+the latest step of each job in Redis too (:mod:`demo.progress`) for pages that join late.
 SIGINT / SIGTERM stop it after the jobs in hand have finished; so does the end of its
 standard input with ``--stop-when-stdin-closes`` (``python -m demo`` starts it that way, so
 that it never outlives the web server).
@@ -19,6 +20,7 @@ import sys
 
 from demo.jobs import JOBS_CHANNEL, STEP_SECONDS, serve_jobs, step_seconds
 from demo.layers import RedisUnreachableError, check_reachable, make_layer, redis_url
+from demo.progress import RedisProgress
 
 __all__ = ["main", "work"]
 
@@ -49,9 +51,10 @@ async def work(
     except RedisUnreachableError:
         await layer.aclose()
         raise
+    progress = RedisProgress(url)
     loop = asyncio.get_running_loop()
     worker = f"worker pid {os.getpid()}"
-    serving = asyncio.create_task(serve_jobs(layer, worker=worker, step=step))
+    serving = asyncio.create_task(serve_jobs(layer, progress=progress, worker=worker, step=step))
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, serving.cancel)
     if stop_when_stdin_closes:
@@ -62,6 +65,7 @@ async def work(
             await serving
     finally:
         await layer.aclose()
+        await progress.aclose()
     logger.info("worker pid %d: stopped", os.getpid())
 
 

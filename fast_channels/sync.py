@@ -23,6 +23,11 @@ thread until it is done. What follows from that:
   of blocking that loop (which would stall every other task, or deadlock): ``await
   layer.send(...)`` there. Threads started by the loop (``asyncio.to_thread``, Starlette's
   thread pool for sync endpoints) have no running loop and may use the sync API.
+* **Interrupted calls.** When the calling thread stops waiting because an exception is
+  raised in it (Ctrl-C's ``KeyboardInterrupt``, a signal handler's ``SystemExit``), the
+  call is cancelled on the loop, and the exception propagates once it has ended (as
+  ``asyncio.run`` does with its task on Ctrl-C). A cancelled ``receive()`` loses no
+  message: the next one gets it.
 * **fork()**: a child process (Celery's prefork pool, ``multiprocessing`` with ``fork``) never
   uses its parent's loop thread; it starts its own on its first call.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import logging
 import os
 import threading
@@ -64,6 +70,30 @@ class _LoopResources(Protocol):
         ...
 
 
+class _Call(concurrent.futures.Future[_T]):
+    """The future of one sync call, and the task that runs it on the loop thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self.loop = loop
+        self.task: asyncio.Future[_T] | None = None
+
+    def abandon(self) -> None:
+        """The caller stops waiting (an exception such as KeyboardInterrupt in its thread):
+        cancel the call, and wait until it has ended. A call that has started is cancelled
+        on the loop, so that a cancel-safe one (``receive()``) takes no message nobody sees.
+        """
+        if self.cancel():
+            return  # it had not started
+        with contextlib.suppress(RuntimeError):  # the loop is closed: so is the call
+            self.loop.call_soon_threadsafe(self._cancel_task)
+        concurrent.futures.wait([self])
+
+    def _cancel_task(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
 class _LoopThread:
     """One event loop in one daemon thread, running the coroutines of sync calls."""
 
@@ -76,15 +106,15 @@ class _LoopThread:
         self.thread = threading.Thread(target=self._main, name=THREAD_NAME, daemon=True)
         self.thread.start()
 
-    def submit(self, awaitable: Callable[[], Awaitable[_T]]) -> concurrent.futures.Future[_T]:
+    def submit(self, awaitable: Callable[[], Awaitable[_T]]) -> _Call[_T]:
         """Start ``awaitable()`` on the loop; the future settles when it is done."""
-        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        future = _Call[_T](self.loop)
 
         def start() -> None:
             if not future.set_running_or_notify_cancel():
                 return  # the caller gave up before it started
             try:
-                task = asyncio.ensure_future(awaitable())
+                task = future.task = asyncio.ensure_future(awaitable())
             except BaseException as exc:
                 future.set_exception(exc)
                 return
@@ -186,11 +216,12 @@ def _check_no_running_loop(what: str, instead: str) -> None:
     )
 
 
-def _wait(future: concurrent.futures.Future[_T]) -> _T:
+def _wait(future: _Call[_T]) -> _T:
     try:
         return future.result()
     except BaseException:
-        future.cancel()
+        if not future.done():
+            future.abandon()
         raise
 
 
@@ -199,6 +230,8 @@ def run(function: Callable[_P, Awaitable[_T]], /, *args: _P.args, **kwargs: _P.k
 
     Blocks the calling thread until it is done and raises what it raises. Use it for layer
     methods without a ``*_sync`` twin, or any ``ChannelLayer``: ``run(layer.send, ch, msg)``.
+    An exception raised in the calling thread while it waits (``KeyboardInterrupt``)
+    cancels the call on the loop, and propagates once the call has ended.
     Raises :class:`~fast_channels.exceptions.SyncCalledFromAsyncError` (and does not call
     ``function``) when an event loop runs in the calling thread.
     """

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 from collections import defaultdict
+from types import FrameType
 
 import pytest
 
@@ -21,7 +23,7 @@ from fast_channels.exceptions import (
     LayerClosedError,
     SyncCalledFromAsyncError,
 )
-from fast_channels.layers import InMemoryChannelLayer
+from fast_channels.layers import BaseChannelLayer, InMemoryChannelLayer
 from fast_channels.types import Message
 from tests.servers import RedisProcess
 
@@ -129,6 +131,52 @@ def test_errors_are_raised_in_the_calling_thread() -> None:
         layer.send_sync("full", {"type": "x"})
 
 
+class Interrupted(Exception):
+    """Raised by a signal handler in the main thread, as Ctrl-C raises KeyboardInterrupt."""
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted
+
+
+@pytest.mark.parametrize("kind", ["in-memory", pytest.param("redis", marks=pytest.mark.redis)])
+def test_an_interrupted_receive_takes_no_message(kind: str, request: pytest.FixtureRequest) -> None:
+    """The main thread, blocked in ``sync.run(layer.receive, ...)``, is interrupted by a
+    signal: the receive on the loop thread ends with it, and the next message goes to
+    the next receive."""
+    layer: BaseChannelLayer = InMemoryChannelLayer()
+    if kind == "redis":
+        from fast_channels.layers.redis import RedisChannelLayer
+
+        url = request.getfixturevalue("redis_server").url
+        layer = RedisChannelLayer(hosts=[url], prefix="sync-interrupt")
+    main = threading.get_ident()
+    assert threading.current_thread() is threading.main_thread(), "signals go to it"
+
+    def interrupt_once_waiting() -> None:
+        for _ in range(1000):  # a hang guard, not a timing assertion
+            if layer.statistics().waiting_receivers:
+                break
+            time.sleep(0.01)
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, _raise_interrupted)
+    try:
+        interrupter = threading.Thread(target=interrupt_once_waiting)
+        interrupter.start()
+        with pytest.raises(Interrupted):
+            sync.run(layer.receive, "work")
+        interrupter.join()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert layer.statistics().waiting_receivers == 0, "the abandoned receive still waits"
+
+    layer.send_sync("work", {"type": "job", "n": 1})
+    assert sync.run(layer.receive, "work") == {"type": "job", "n": 1}
+    sync.run(layer.flush)
+    sync.run(layer.aclose)
+
+
 def test_run_returns_the_result() -> None:
     layer = InMemoryChannelLayer()
     name = sync.run(layer.new_channel, "jobs.")
@@ -154,7 +202,7 @@ def test_a_plain_process_exits_cleanly_and_releases_at_exit() -> None:
     script = textwrap.dedent(
         """
         import threading
-        from fast_channels.layers import InMemoryChannelLayer
+        from fast_channels.layers import BaseChannelLayer, InMemoryChannelLayer
 
         class Layer(InMemoryChannelLayer):
             async def release_loop_resources(self) -> None:

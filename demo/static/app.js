@@ -1,6 +1,7 @@
 // The demo page: two WebSockets that come back after a server restart (exponential
 // backoff with jitter), a chat room per path, notifications and job progress. A job
-// reports to its group; after a reconnect the page asks to follow its unfinished jobs.
+// reports to its group; after a reconnect the page asks to follow its unfinished jobs,
+// and hears where each one got to meanwhile.
 "use strict";
 
 const BACKOFF_START_MS = 500;
@@ -241,6 +242,8 @@ function jobRow(job) {
 
 function onJob(data) {
   const row = jobRow(data.job);
+  // A step older than the one shown: heard after the latest one a reconnect sent.
+  if (data.percent < Number(row.dataset.percent)) return;
   row.dataset.percent = String(data.percent);
   row.querySelector(".percent").textContent = `${data.percent}%`;
   row.querySelector(".fill").style.width = `${data.percent}%`;

@@ -6,11 +6,15 @@ in-memory layer and once on the Redis layer (where jobs run in a separate worker
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
+from websockets.asyncio.client import connect
 
 from tests.demo.pages import chat_line, expect_connected, open_demo, say
 from tests.demo.server import DemoServer
@@ -107,6 +111,47 @@ async def test_job_progress_carries_on_after_the_page_reconnects_mid_job(
     await expect_connected(page)
     assert await page.evaluate("ui.eventsChannel") != first_channel, "a new connection"
 
+    await expect(job).to_have_attribute("data-percent", "100")
+    await expect(job).to_have_class("job done")
+    await expect(job.locator(".percent")).to_have_text("100%")
+    assert await page.evaluate("ui.following.size") == 0, "the page forgets a finished job"
+
+
+@asynccontextmanager
+async def following(server: DemoServer, job: str) -> AsyncGenerator[None]:
+    """A socket of the test's own that follows ``job`` until it reports done: the block
+    ends once the job is over. Enter it while the job runs."""
+    ws_url = server.url.replace("http://", "ws://") + "/ws/events"
+    async with connect(ws_url) as events:
+        assert json.loads(await events.recv())["kind"] == "hello"
+        await events.send(json.dumps({"kind": "follow", "jobs": [job]}))
+        yield
+        while True:
+            event = json.loads(await events.recv())
+            if event.get("kind") == "job" and event["done"]:
+                return
+
+
+# A 4 s job, so that the page goes offline mid-job.
+@pytest.mark.parametrize("demo_job_step_seconds", [0.2])
+async def test_a_job_that_ends_while_the_page_is_offline_shows_done_after_it_reconnects(
+    browser: Browser, demo: DemoServer
+) -> None:
+    page = await open_demo(browser, demo, name="Ada", room="lobby")
+    await page.get_by_test_id("start-job").click()
+    job = page.get_by_test_id("jobs").locator("li.job")
+    await expect(job).to_have_attribute("data-percent", re.compile(r"[1-9]\d?"))
+    job_id = await job.get_attribute("data-job")
+    assert job_id is not None
+
+    async with following(demo, job_id):
+        await page.context.set_offline(True)
+        await page.evaluate("ui.events.ws.close()")
+        await expect(page.get_by_test_id("status")).to_have_attribute("data-state", "reconnecting")
+    assert await job.get_attribute("data-percent") != "100", "the page heard the end"
+
+    await page.context.set_offline(False)
+    await expect_connected(page)
     await expect(job).to_have_attribute("data-percent", "100")
     await expect(job).to_have_class("job done")
     await expect(job.locator(".percent")).to_have_text("100%")

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from demo.app import create_app
 from demo.consumers import MAX_FOLLOWED, followed_jobs
-from demo.jobs import job_group
+from demo.jobs import job_group, job_request, run_job
+from demo.progress import MemoryProgress
 from fast_channels.layers import InMemoryChannelLayer, register_channel_layer
 from fast_channels.status import CloseCode
 from fast_channels.testing import WebsocketCommunicator
@@ -29,8 +30,14 @@ async def layer() -> AsyncIterator[InMemoryChannelLayer]:
 
 
 @pytest.fixture
-def app(layer: InMemoryChannelLayer) -> FastAPI:
-    return create_app()  # its lifespan (and job runner) does not run: tests play the job
+def store() -> MemoryProgress:
+    return MemoryProgress()
+
+
+@pytest.fixture
+def app(layer: InMemoryChannelLayer, store: MemoryProgress) -> FastAPI:
+    # Its lifespan (and job runner) does not run: tests play the job.
+    return create_app(progress=store)
 
 
 def progress(job: str, percent: int) -> dict[str, Any]:
@@ -77,6 +84,27 @@ async def test_a_reconnected_page_follows_its_job_to_the_end(
         }
         await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
         assert (await second.receive_json_from())["done"] is True
+        await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
+        assert await second.receive_nothing(), "a done job's group is left"
+
+
+async def test_a_page_that_follows_a_job_that_ended_meanwhile_hears_it_is_done(
+    app: FastAPI, layer: InMemoryChannelLayer, store: MemoryProgress
+) -> None:
+    async with WebsocketCommunicator(app, "/ws/events") as first:
+        job = await start_job(app, await hello(first))
+    await run_job(layer, job_request(job), progress=store, worker="test", step=0.001)
+
+    async with WebsocketCommunicator(app, "/ws/events") as second:
+        await hello(second)
+        await second.send_json_to({"kind": "follow", "jobs": [job]})
+        assert await second.receive_json_from() == {
+            "kind": "job",
+            "job": job,
+            "percent": 100,
+            "worker": "test",
+            "done": True,
+        }
         await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
         assert await second.receive_nothing(), "a done job's group is left"
 

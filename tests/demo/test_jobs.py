@@ -1,33 +1,63 @@
-"""The demo's job, with no server: it reports every step to its group, the last one done."""
+"""The demo's job, with no server: it reports every step to its group, the last one done,
+and keeps the latest in its progress store."""
 
 from __future__ import annotations
 
 import pytest
 
 from demo.jobs import STEP_SECONDS, STEP_SECONDS_ENV, job_group, job_request, run_job, step_seconds
+from demo.progress import KEEP_JOBS, MemoryProgress, RedisProgress
 from fast_channels.layers import InMemoryChannelLayer
+from tests.servers import RedisProcess
 
 
 async def test_a_job_reports_each_step_to_its_group_and_says_when_it_is_done() -> None:
     layer = InMemoryChannelLayer()
+    progress = MemoryProgress()
     try:
         watchers = [await layer.new_channel(), await layer.new_channel()]
         for channel in watchers:
             await layer.group_add(job_group("0123abcd"), channel)
-        await run_job(layer, job_request("0123abcd"), worker="here", step=0.001)
+        job = job_request("0123abcd")
+        await run_job(layer, job, progress=progress, worker="here", step=0.001)
         for channel in watchers:
             seen = [await layer.receive(channel) for _ in range(21)]
             assert [m["percent"] for m in seen] == list(range(0, 101, 5))
             assert [m["done"] for m in seen] == [False] * 20 + [True]
             assert {m["job"] for m in seen} == {"0123abcd"}
+        done = {"type": "job.progress", "job": "0123abcd", "percent": 100, "worker": "here"}
+        assert await progress.latest("0123abcd") == {**done, "done": True}
+        assert await progress.latest("89abcdef") is None
     finally:
         await layer.aclose()
+
+
+async def test_the_memory_store_keeps_the_latest_jobs_only() -> None:
+    progress = MemoryProgress()
+    for n in range(KEEP_JOBS + 1):
+        await progress.save({"type": "job.progress", "job": f"{n:08x}", "percent": 5})
+    assert await progress.latest(f"{0:08x}") is None
+    assert await progress.latest(f"{KEEP_JOBS:08x}") is not None
+
+
+@pytest.mark.redis
+async def test_the_redis_store_is_shared_by_processes(redis_server: RedisProcess) -> None:
+    writer, reader = RedisProgress(redis_server.url), RedisProgress(redis_server.url)
+    try:
+        report = {"type": "job.progress", "job": "0123abcd", "percent": 100, "done": True}
+        await writer.save(report)
+        assert await reader.latest("0123abcd") == report
+        assert await reader.latest("89abcdef") is None
+    finally:
+        await writer.aclose()
+        await reader.aclose()
 
 
 async def test_a_malformed_job_request_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
     layer = InMemoryChannelLayer()
     try:
-        await run_job(layer, {"type": "job.run", "job": "not a job id"}, worker="here")
+        request = {"type": "job.run", "job": "not a job id"}
+        await run_job(layer, request, progress=MemoryProgress(), worker="here")
     finally:
         await layer.aclose()
     assert "ignored a malformed job request" in caplog.text

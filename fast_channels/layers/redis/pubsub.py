@@ -199,22 +199,25 @@ class RedisPubSubChannelLayer(RedisLayerBase):
                 self._unsubscribe(key)
 
     async def _aclose(self) -> None:
-        # This loop's and the home loop's parts close now; other loops' when they next run.
-        self.local.close()
+        # This loop's and the home loop's parts close now, each on its loop; other loops'
+        # when they next run. Then the core: no subscriber delivers into it once closed.
         home = self._home
-        self._leave_home()
-        self._carried = []
-        self._targets.clear()
         parts, self._loops, self._pipes = self._loops, {}, {}
         loop = asyncio.get_running_loop()
-        for other, part in parts.items():
-            if other is loop:
-                await part.keeper.aclose()
-            elif other is home and other.is_running() and not other.is_closed():
-                coro = part.keeper.aclose()
-                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, other))
-            else:
-                part.keeper.cancel_threadsafe()
+        try:
+            for other, part in parts.items():
+                if other is loop:
+                    await part.keeper.aclose()
+                elif other is home and other.is_running() and not other.is_closed():
+                    coro = part.keeper.aclose()
+                    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, other))
+                else:
+                    part.keeper.cancel_threadsafe()
+        finally:
+            self._leave_home()
+            self._carried = []
+            self._targets.clear()
+            self.local.close()
         await self.connection.aclose()
 
     # -- per-loop resources, and their end -----------------------------------------------

@@ -4,14 +4,19 @@ ones: no pipes, clients, subscribers or connections, and the loops themselves ar
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
+import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, cast
+from typing import Any, TypeVarTuple, cast
 
 import pytest
 
+from fast_channels.exceptions import LayerClosedError
+from fast_channels.layers._local import Payload
 from fast_channels.layers.redis import RedisPubSubChannelLayer
 from tests.layers.redis.queue_helpers import raw
 from tests.servers import RedisProcess
@@ -19,6 +24,7 @@ from tests.servers import RedisProcess
 pytestmark = pytest.mark.redis
 
 Run = Callable[[Coroutine[Any, Any, None]], None]
+Ts = TypeVarTuple("Ts")
 
 
 async def connections_named(url: str, name: str) -> int:
@@ -188,3 +194,70 @@ def test_memberships_made_on_a_finished_loop_move_to_the_next(
     asyncio.run(receiver.aclose())
     asyncio.run(sender.aclose())
     assert settle(url, name, 0) == 0
+
+
+class WatchedLoop(asyncio.SelectorEventLoop):
+    """An event loop that notes when another thread hands it work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed = threading.Event()
+
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[[*Ts], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        self.handed.set()
+        return super().call_soon_threadsafe(callback, *args, context=context)
+
+
+async def test_aclose_from_another_thread_keeps_nothing_its_subscriber_delivers(
+    redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The subscriptions live on a loop in another thread; aclose() runs here. A message
+    the home loop's subscriber is delivering when aclose() starts acting on that loop
+    must not end up kept by the closed layer."""
+    layer = make_layer(redis_server.url, "fc-pubsub-close-order")
+    home = WatchedLoop()
+    thread = threading.Thread(target=home.run_forever, name="home loop")
+    thread.start()
+    try:
+        waiting = await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(layer.new_channel(), home)
+        )
+        quiet = await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(layer.new_channel(), home)
+        )
+        receiving = asyncio.run_coroutine_threadsafe(layer.receive(waiting), home)
+        for _ in range(500):  # a hang guard, not a timing assertion
+            if layer.statistics().waiting_receivers:
+                break
+            await asyncio.sleep(0.01)
+        arrived = threading.Event()
+        put = layer.local.put_nowait
+
+        def delivered_once_aclose_acts(channel: str, payload: Payload, **options: bool) -> bool:
+            # The subscriber (on the home loop) has the message in hand; it puts it into
+            # the core only once aclose() (in this test's thread) hands the home loop work.
+            home.handed.clear()
+            arrived.set()
+            home.handed.wait()
+            return put(channel, payload, **options)
+
+        monkeypatch.setattr(layer.local, "put_nowait", delivered_once_aclose_acts)
+        caplog.set_level(logging.WARNING)
+        await layer.send(quiet, {"type": "late"})
+        await asyncio.to_thread(arrived.wait)
+        await layer.aclose()
+
+        with pytest.raises(LayerClosedError):
+            await asyncio.wrap_future(receiving)
+        stats = layer.statistics()
+        assert (stats.buffered, stats.channels) == (0, 0), "the closed layer kept a message"
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    finally:
+        home.call_soon_threadsafe(home.stop)
+        thread.join()
+        home.close()
