@@ -349,17 +349,21 @@ class RedisChannelLayer(RedisLayerBase):
         self._refresh_due.clear()
 
     async def _aclose(self) -> None:
-        self.local.close()
+        # The readers of this loop stop first (others' when their loop next runs), then the
+        # core closes: a reader never puts what it popped from Redis into a closed core.
         states, self._states, self._last = list(self._states.values()), {}, None
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        for state in states:
-            if state.loop is running:
-                await state.aclose()
-            else:
-                state.keeper.cancel_threadsafe()
+        try:
+            for state in states:
+                if state.loop is running:
+                    await state.aclose()
+                else:
+                    state.keeper.cancel_threadsafe()
+        finally:
+            self.local.close()
         await self.conn.aclose()
 
     def _extra_statistics(self) -> dict[str, int]:
