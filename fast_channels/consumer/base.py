@@ -1,30 +1,40 @@
 """The consumer core: one instance per connection, events dispatched to methods by type.
 
 A consumer listens to two sources at once, the client (the ASGI ``receive``) and its
-channel layer (``layer.receive(self.channel_name)``), with one long-lived reader task per
-source. Both feed one bounded inbox that the consumer's own task drains, so:
+channel layer (``layer.receive(self.channel_name)``), with one long-lived task per source
+that takes the next event and runs its handler itself, under a lock the two share. So:
 
-* events are handled one at a time, in arrival order, never concurrently;
-* there is no task per message;
-* a slow consumer pushes back: its inbox fills, its layer channel fills, and senders get
-  ``ChannelFull`` (``group_send`` skips it and counts it) instead of memory growing.
+* handlers run one at a time, never concurrently; each source's events in arrival order
+  (between the two sources, in the order they got the lock);
+* there is no task per message and no queue between receiving and handling: a layer
+  message costs one task switch, the wake-up of the task waiting for it;
+* a slow handler pushes back at once: its source is not read until it returns, so the
+  layer channel fills and senders get ``ChannelFull`` (``group_send`` skips the member and
+  counts it) instead of memory growing. At most one event per source is held outside it.
+
+All handlers run in one ``contextvars`` context, copied from the caller's when serving
+starts: what ``connect`` binds, later handlers see.
 
 An event's ``"type"`` names its handler: ``"chat.message"`` calls
-``await self.chat_message(message)``. When the connection ends, the readers are
-cancelled (the layer's ``receive`` is cancel-safe) and every group joined is left, also
-when ``connect`` or a handler raised. Layer messages that were still queued for the
-connection are dropped with it.
+``await self.chat_message(message)``. ``StopConsumer`` or an exception from any handler
+ends the connection; no handler starts after that. When the connection ends, both tasks
+are cancelled (the layer's ``receive`` is cancel-safe, so messages not yet taken stay in
+the layer) and every group joined is left, also when ``connect`` or a handler raised. A
+layer message taken but not handled when the connection ends (after a disconnect, or while
+waiting for the lock) is dropped with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import ClassVar, Self
 
+from fast_channels.consumer._turn import Turn
 from fast_channels.consumer.app import ConsumerApp, check_initkwargs
 from fast_channels.exceptions import (
     ConsumerError,
@@ -47,13 +57,6 @@ _HANDLERS: dict[tuple[type, str], str] = {}
 _MAX_HANDLERS = 10_000
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~3x, per message
-class _Envelope:
-    message: Message
-    from_layer: bool = False
-    error: BaseException | None = None
-
-
 class AsyncConsumer:
     """Base of every consumer: dispatch by message type, a channel layer, groups.
 
@@ -66,7 +69,8 @@ class AsyncConsumer:
     ``groups``
         Groups this connection's channel joins when it starts and leaves when it ends.
     ``inbox_size``
-        How many events may wait for the consumer before its readers wait too.
+        Accepted and checked for compatibility, no longer used: events do not wait in a
+        consumer-side queue any more (see the module's notes on pushing back).
     """
 
     channel_layer_alias: str | None = "default"
@@ -92,6 +96,7 @@ class AsyncConsumer:
         self._joined: list[str] = []
         self._readers: list[asyncio.Task[None]] = []
         self._client_gone = False
+        self._turn = Turn()  # held by whichever source's handler runs
 
     @classmethod
     def as_asgi(cls, **initkwargs: object) -> ConsumerApp[Self]:
@@ -240,52 +245,81 @@ class AsyncConsumer:
             self._joined.append(group)
 
     async def _serve(self, receive: Receive) -> None:
-        inbox: asyncio.Queue[_Envelope] = asyncio.Queue(self.inbox_size)
+        """Start one task per source; return or raise when either ends the connection."""
+        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        context = contextvars.copy_context()  # one for all handlers, as in one task
         name = type(self).__name__
+
+        async def next_client_event() -> Message:
+            event = await receive()
+            message = event if isinstance(event, dict) else dict(event)
+            if str(message.get("type", "")).endswith(".disconnect"):
+                self._client_gone = True
+            return message
+
         self._readers.append(
-            asyncio.create_task(self._read_client(receive, inbox), name=f"{name} client reader")
+            asyncio.create_task(
+                self._read(next_client_event, ended, from_layer=False),
+                name=f"{name} client reader",
+                context=context,
+            )
         )
         if self._layer is not None and self._channel_name is not None:
             self._readers.append(
                 asyncio.create_task(
-                    self._read_layer(self._layer, self._channel_name, inbox),
+                    self._read(partial(self._layer.receive, self._channel_name), ended),
                     name=f"{name} layer reader",
+                    context=context,
                 )
             )
-        while True:
-            envelope = await inbox.get()
-            if envelope.error is not None:
-                raise envelope.error
-            if self._should_dispatch(envelope.message, from_layer=envelope.from_layer):
-                await self.dispatch(envelope.message)
-            else:
-                logger.debug("%s dropped %r: connection is ending", name, envelope.message)
+        await ended
 
-    async def _read_client(self, receive: Receive, inbox: asyncio.Queue[_Envelope]) -> None:
-        try:
-            while True:
-                event = await receive()
-                message = event if isinstance(event, dict) else dict(event)
-                if str(message.get("type", "")).endswith(".disconnect"):
-                    self._client_gone = True
-                    await inbox.put(_Envelope(message))
-                    return
-                await inbox.put(_Envelope(message))
-        except Exception as exc:
-            await inbox.put(_Envelope({}, error=exc))
-
-    async def _read_layer(
-        self, layer: ChannelLayer, channel: str, inbox: asyncio.Queue[_Envelope]
+    async def _read(
+        self,
+        source: Callable[[], Awaitable[Message]],
+        ended: asyncio.Future[None],
+        *,
+        from_layer: bool = True,
     ) -> None:
+        """Take each event of one source and handle it, in turn with the other source.
+
+        Ends after the client's disconnect event, or ends serving (``_end``) with the
+        first exception, from the source or a handler.
+        """
+        turn = self._turn
         try:
             while True:
-                envelope = _Envelope(await layer.receive(channel), from_layer=True)
-                if inbox.full():
-                    await inbox.put(envelope)  # the consumer is behind: wait (push back)
-                else:
-                    inbox.put_nowait(envelope)
-        except Exception as exc:
-            await inbox.put(_Envelope({}, error=exc))
+                message = await source()
+                if not turn.take_nowait():  # free unless the other source's handler runs
+                    await turn.take()
+                try:
+                    if ended.done():
+                        return
+                    if self._should_dispatch(message, from_layer=from_layer):
+                        await self.dispatch(message)
+                    else:
+                        logger.debug(
+                            "%s dropped %r: connection is ending", type(self).__name__, message
+                        )
+                finally:
+                    turn.give()
+                if self._client_gone and not from_layer:
+                    return
+        except BaseException as exc:
+            self._end(ended, exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    @staticmethod
+    def _end(ended: asyncio.Future[None], exc: BaseException) -> None:
+        """End serving with ``exc`` (the first one wins): ``_serve`` raises it. Called
+        before the other task can run, so it finds ``ended`` done and starts no handler."""
+        if ended.done():
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            ended.cancel()  # a handler cancelled on its own: the app ends cancelled, as ever
+        else:
+            ended.set_exception(exc)
 
     async def _stop_readers(self) -> None:
         readers, self._readers = self._readers, []
@@ -308,7 +342,7 @@ class AsyncConsumer:
     # -- hooks for protocol subclasses ---------------------------------------------------
 
     def _should_dispatch(self, message: Message, *, from_layer: bool) -> bool:
-        """Whether a queued event is still worth handling (layer messages stop at disconnect)."""
+        """Whether an event taken is still worth handling (layer messages stop at disconnect)."""
         return not (from_layer and self._client_gone)
 
     async def _finish(self, error: BaseException | None) -> None:
@@ -316,6 +350,10 @@ class AsyncConsumer:
 
     async def _send_event(self, event: Message) -> None:
         """Send one ASGI event to the client."""
+        await self._client_send()(event)
+
+    def _client_send(self) -> Send:
+        """The ASGI ``send`` of the connection served; ``ConsumerError`` outside one."""
         if self._base_send is None:
             raise ConsumerError(f"{type(self).__name__} is not serving a connection")
-        await self._base_send(event)
+        return self._base_send
