@@ -22,7 +22,7 @@ class LocalGroups:
     __slots__ = ("_due", "_groups", "expiry")
 
     def __init__(self, expiry: float) -> None:
-        self.expiry = expiry
+        self.expiry: float = expiry
         self._groups: dict[str, dict[str, float]] = {}
         self._due: dict[str, float] = {}  # group -> no membership of it ends before
 

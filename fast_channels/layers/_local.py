@@ -83,7 +83,7 @@ class LocalCore:
         self.overflow = overflow
         self.counters: Counters = Counters()
         self._boxes: dict[str, _Mailbox] = {}
-        self.groups = LocalGroups(group_expiry)  # guarded by self._lock, like the mailboxes
+        self.groups: LocalGroups = LocalGroups(group_expiry)  # under self._lock, as mailboxes
         self._closed = False
         self._next_sweep = time.monotonic() + expiry
         # Held only around synchronous sections (never across an await): puts may come
