@@ -263,7 +263,7 @@ class Worker:
             )
             return
         try:
-            await instance.consumer.dispatch(message)
+            await instance.consumer.dispatch_in_turn(message)
         except Exception:
             self._counts["failed"] += 1
             logger.exception("handler for message type %r on channel %r failed", kind, channel)

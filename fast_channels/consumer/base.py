@@ -221,11 +221,13 @@ class AsyncConsumer:
                 )
             raise
         finally:
-            await self._stop_readers()
             try:
-                await self._finish(error)
+                await self._stop_readers()
             finally:
-                await self._leave_groups()
+                try:
+                    await self._finish(error)
+                finally:
+                    await self._leave_groups()
 
     async def _start(self) -> None:
         alias = self.channel_layer_alias
@@ -284,12 +286,19 @@ class AsyncConsumer:
         """Take each event of one source and handle it, in turn with the other source.
 
         Ends after the client's disconnect event, or ends serving (``_end``) with the
-        first exception, from the source or a handler.
+        first exception, from the source or a handler. A failing source (e.g. its layer
+        was closed) ends it like an event would: after the other source's running handler.
         """
         turn = self._turn
         try:
             while True:
-                message = await source()
+                try:
+                    message = await source()
+                except Exception:
+                    if not turn.take_nowait():
+                        await turn.take()
+                    turn.give()  # ends serving before the next holder of the turn runs
+                    raise
                 if not turn.take_nowait():  # free unless the other source's handler runs
                     await turn.take()
                 try:
@@ -306,6 +315,13 @@ class AsyncConsumer:
                 if self._client_gone and not from_layer:
                     return
         except BaseException as exc:
+            if ended.done() and isinstance(exc, Exception):  # serving ended: nobody raises it
+                logger.error(
+                    "%s: a handler failed as the connection ended: %r",
+                    type(self).__name__,
+                    exc,
+                    exc_info=exc,
+                )
             self._end(ended, exc)
             if not isinstance(exc, Exception):
                 raise
@@ -322,11 +338,23 @@ class AsyncConsumer:
             ended.set_exception(exc)
 
     async def _stop_readers(self) -> None:
+        """Cancel both source tasks and wait until they end (a handler they run may clean
+        up first); cancelled meanwhile, it still waits for them, then re-raises."""
         readers, self._readers = self._readers, []
         for task in readers:
             task.cancel()
-        if readers:
-            await asyncio.gather(*readers, return_exceptions=True)
+        pending: set[asyncio.Task[None]] = set(readers)
+        interrupted: asyncio.CancelledError | None = None
+        while pending:
+            try:
+                _, pending = await asyncio.wait(pending)
+            except asyncio.CancelledError as exc:
+                interrupted = exc
+        for task in readers:  # retrieved, so none is reported as never retrieved
+            if not task.cancelled():
+                task.exception()
+        if interrupted is not None:
+            raise interrupted
 
     async def _leave_groups(self) -> None:
         """Leave every joined group; errors are logged, never raised (cleanup path)."""
@@ -338,6 +366,18 @@ class AsyncConsumer:
                 await self._layer.group_discard(group, self._channel_name)
             except Exception as exc:
                 logger.warning("%s could not leave group %r: %r", type(self).__name__, group, exc)
+
+    async def dispatch_in_turn(self, message: Message) -> None:
+        """:meth:`dispatch` ``message``, in turn with the handlers this consumer's own
+        sources run (never concurrently with them): for messages that reach it another
+        way, e.g. those a :class:`~fast_channels.worker.Worker` takes from a named channel."""
+        turn = self._turn
+        if not turn.take_nowait():
+            await turn.take()
+        try:
+            await self.dispatch(message)
+        finally:
+            turn.give()
 
     # -- hooks for protocol subclasses ---------------------------------------------------
 

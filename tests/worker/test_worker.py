@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fast_channels.consumer import AsyncConsumer
 from fast_channels.exceptions import (
     ConfigurationError,
     ConsumerError,
@@ -284,3 +285,62 @@ async def test_the_consumer_has_no_client_to_send_to(layer: InMemoryChannelLayer
         await layer.send("thumbnails", {"type": "job.send"})
         await tried.wait()
     assert "no client" in str(outcome[0])
+
+
+class TakesTurns(AsyncConsumer):
+    """A worker consumer in a group too: its group messages come through its own layer
+    source while the worker hands it named-channel messages."""
+
+    groups = ["takes-turns"]
+    inside = 0
+    most_inside = 0
+    in_group_handler = asyncio.Event()
+    gate = asyncio.Event()
+    changed = asyncio.Event()
+    handled: list[str] = []
+
+    @classmethod
+    async def until_handled(cls, count: int) -> None:
+        while len(cls.handled) < count:
+            cls.changed.clear()
+            await cls.changed.wait()
+
+    async def _section(self, name: str) -> None:
+        cls = type(self)
+        cls.inside += 1
+        cls.most_inside = max(cls.most_inside, cls.inside)
+        try:
+            if name == "group":
+                cls.in_group_handler.set()
+                await cls.gate.wait()
+            await asyncio.sleep(0)
+        finally:
+            cls.inside -= 1
+            cls.handled.append(name)
+            cls.changed.set()
+
+    async def work_item(self, message: Message) -> None:
+        await self._section("work")
+
+    async def group_ping(self, message: Message) -> None:
+        await self._section("group")
+
+
+async def test_a_named_channel_message_waits_for_the_consumers_own_group_handler(
+    layer: InMemoryChannelLayer,
+) -> None:
+    TakesTurns.gate.set()
+    worker = Worker(TakesTurns, ["turns"])
+    async with running(worker):
+        await layer.send("turns", {"type": "work.item"})  # starts the consumer instance
+        await TakesTurns.until_handled(1)
+        TakesTurns.gate.clear()
+        await layer.group_send("takes-turns", {"type": "group.ping"})
+        await TakesTurns.in_group_handler.wait()
+        await layer.send("turns", {"type": "work.item"})
+        await asyncio.sleep(0.1)  # the worker has it: it must wait for the group handler
+        assert TakesTurns.handled == ["work"]
+        TakesTurns.gate.set()
+        await TakesTurns.until_handled(3)
+    assert TakesTurns.handled == ["work", "group", "work"]
+    assert TakesTurns.most_inside == 1

@@ -1,0 +1,135 @@
+"""How serving a connection ends when a handler is running: a failing source waits for the
+running handler, a second cancellation still leaves the groups, and a handler that fails
+while the connection ends is logged, not lost (review of the one-hop consumer, 3dcb3ad)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from fast_channels.consumer import AsyncWebsocketConsumer
+from fast_channels.exceptions import LayerClosedError
+from fast_channels.layers import (
+    InMemoryChannelLayer,
+    register_channel_layer,
+    unregister_channel_layer,
+)
+from fast_channels.testing import WebsocketCommunicator
+
+
+class Slow(AsyncWebsocketConsumer):
+    """A client-frame handler that waits for the test's go-ahead (a DB write, say)."""
+
+    groups = ["room"]
+    started: asyncio.Event
+    release: asyncio.Event
+    log: list[str]
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.log.append("start")
+        self.started.set()
+        try:
+            await self.release.wait()
+            self.log.append("done")
+        finally:
+            await asyncio.sleep(0)  # cleanup that awaits
+
+
+@pytest.fixture
+def layer() -> Iterator[InMemoryChannelLayer]:
+    layer = InMemoryChannelLayer()
+    register_channel_layer("default", layer)
+    yield layer
+    unregister_channel_layer("default")
+
+
+def _app_task(communicator: WebsocketCommunicator) -> asyncio.Task[None]:
+    """The task running the application under test (what a server would cancel)."""
+    task = communicator._task  # pyright: ignore[reportPrivateUsage]
+    assert task is not None
+    return task
+
+
+def _slow() -> type[Slow]:
+    class Consumer(Slow):
+        started = asyncio.Event()
+        release = asyncio.Event()
+        log: list[str] = []
+
+    return Consumer
+
+
+async def test_a_closed_layer_ends_the_connection_after_the_running_handler(
+    layer: InMemoryChannelLayer,
+) -> None:
+    consumer = _slow()
+    communicator = WebsocketCommunicator(consumer, "/")
+    await communicator.connect()
+    await communicator.send_to(text_data="x")
+    await consumer.started.wait()
+    await layer.aclose()  # the layer source fails now (e.g. lifespan shutdown)
+    await asyncio.sleep(0.05)
+    assert consumer.log == ["start"]  # not cancelled in the middle
+    consumer.release.set()
+    with pytest.raises(LayerClosedError):
+        await communicator.wait(2)
+    assert consumer.log == ["start", "done"]
+
+
+async def test_cancelled_twice_while_a_handler_cleans_up_still_leaves_its_groups(
+    layer: InMemoryChannelLayer,
+) -> None:
+    class Consumer(AsyncWebsocketConsumer):
+        groups = ["room"]
+        cleaning = asyncio.Event()
+
+        async def receive(
+            self, text_data: str | None = None, bytes_data: bytes | None = None
+        ) -> None:
+            try:
+                await asyncio.sleep(30)
+            finally:
+                self.cleaning.set()
+                await asyncio.sleep(0.2)  # saving state on the way out
+
+    communicator = WebsocketCommunicator(Consumer, "/")
+    await communicator.connect()
+    assert len(layer.local.group_channels("room")) == 1
+    await communicator.send_to(text_data="x")
+    await asyncio.sleep(0.05)
+    task = _app_task(communicator)
+    task.cancel()  # a server's shutdown ...
+    await Consumer.cleaning.wait()
+    task.cancel()  # ... and its timeout, while the handler still cleans up
+    await asyncio.gather(task, return_exceptions=True)
+    assert layer.local.group_channels("room") == []
+
+
+async def test_a_handler_failing_as_the_connection_is_cancelled_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Consumer(AsyncWebsocketConsumer):
+        channel_layer_alias = None
+        waiting = asyncio.Event()
+
+        async def receive(
+            self, text_data: str | None = None, bytes_data: bytes | None = None
+        ) -> None:
+            try:
+                self.waiting.set()
+                await asyncio.sleep(30)
+            finally:
+                raise RuntimeError("cleanup failed")
+
+    communicator = WebsocketCommunicator(Consumer, "/")
+    await communicator.connect()
+    await communicator.send_to(text_data="x")
+    await Consumer.waiting.wait()
+    task = _app_task(communicator)
+    with caplog.at_level(logging.ERROR, logger="fast_channels"):
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert any("cleanup failed" in repr(r.exc_info) for r in caplog.records if r.exc_info)
