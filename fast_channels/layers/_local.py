@@ -105,6 +105,8 @@ class LocalCore:
         now = time.monotonic()
         running = _running_loop()
         with self._lock:
+            if self._closed:  # a reader still running as its layer closes: keep nothing
+                return True
             if now >= self._next_sweep:
                 self._sweep(now)
             return self._put(channel, payload, now, running, admitted, hand)
@@ -114,7 +116,7 @@ class LocalCore:
         channel: str,
         payload: Payload,
         now: float,
-        running: asyncio.AbstractEventLoop | None,
+        running: _Loop,
         admitted: bool = False,
         hand: bool = True,
     ) -> bool:
@@ -156,6 +158,8 @@ class LocalCore:
         now = time.monotonic()
         running = _running_loop()
         with self._lock:
+            if self._closed:
+                return list(channels)
             if now >= self._next_sweep:
                 self._sweep(now)
             return self._put_each(channels, payload, now, running, admitted)
@@ -230,13 +234,10 @@ class LocalCore:
                 return handed[1]
 
     def take(self, channel: str, loop: asyncio.AbstractEventLoop) -> Payload | _Waiter:
-        """The oldest unexpired payload of ``channel``, or a future to await for it.
-
-        The future (of ``loop``, the caller's running loop) resolves with ``(deadline,
-        payload)`` handed to this receiver, or with None: look again (call ``take`` once more). A
-        caller cancelled while awaiting it must call :meth:`abandon`. :meth:`get` is this
-        loop; a layer's ``receive`` runs it inline to save a coroutine frame per message.
-        """
+        """The oldest unexpired payload of ``channel``, or a future (of ``loop``, the running
+        loop) that resolves with ``(deadline, payload)`` handed over, or with None: look
+        again. Cancelled while awaiting it, call :meth:`abandon`. :meth:`get` is this loop;
+        ``receive`` runs it inline (one coroutine frame less per message)."""
         lock = self._lock
         lock.acquire()
         try:
@@ -373,7 +374,8 @@ class LocalCore:
             self.groups.clear()
 
     def close(self) -> None:
-        """Refuse further gets, and wake every waiting receiver with ``LayerClosedError``."""
+        """Refuse further gets, keep nothing put from now on, wake every waiting receiver
+        (``LayerClosedError``)."""
         with self._lock:
             self._closed = True
             for box in self._boxes.values():

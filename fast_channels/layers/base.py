@@ -103,7 +103,11 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         self._capacity_cache: dict[str, int] = {}
         self.serializer: Serializer = make_serializer(symmetric_encryption_keys)
         self._closed = False
-        self.local: LocalCore = LocalCore(
+        self.local: LocalCore = self._new_core()
+
+    def _new_core(self) -> LocalCore:
+        """An empty local core with this layer's rules (a forked child makes its own)."""
+        return LocalCore(
             expiry=self.expiry,
             group_expiry=self.group_expiry,
             capacity_for=self.capacity_for,
@@ -355,14 +359,18 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         return False
 
     _ready_first: ClassVar[bool] = False
-    """Whether ``receive`` takes a message already in the mailbox without asking
-    :meth:`_receives_locally` (so for backends that say True there at all)."""
+    """Whether ``receive`` first takes a message already in the mailbox, before it asks
+    :meth:`_receives_locally` (a backend whose mailboxes only ever hold messages for its
+    own channels sets it). A subclass overriding ``_receive`` or ``_receives_locally``
+    gets False unless it sets it again."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if "_receive" in cls.__dict__ and "_receives_locally" not in cls.__dict__:
+        overrides = {"_receive", "_receives_locally"} & cls.__dict__.keys()
+        if overrides == {"_receive"}:
             setattr(cls, "_receives_locally", BaseChannelLayer._receives_locally)  # noqa: B010
-        cls._ready_first = cls._receives_locally is not BaseChannelLayer._receives_locally
+        if overrides and "_ready_first" not in cls.__dict__:
+            cls._ready_first = False
 
     @abstractmethod
     async def _new_channel(self, prefix: str) -> str: ...

@@ -34,6 +34,8 @@ class InMemoryChannelLayer(BaseChannelLayer):
     async def _receive(self, channel: str) -> Payload:
         return await self.local.get(channel)
 
+    _ready_first = True  # its mailboxes hold messages for its own channels only
+
     def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
         return True
 

@@ -116,3 +116,24 @@ def test_named_receive_as_a_loop_ends_does_not_lose_the_next_message(
         if asyncio.run(rest()) != 1:
             lost.append(n)
     assert lost == []
+
+
+class EveryReceiveThroughReceive(InMemoryChannelLayer):
+    """Asks for ``_receive`` on every receive, by saying no mailbox suffices."""
+
+    calls = 0
+
+    def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
+        self.calls += 1
+        return False
+
+
+async def test_a_subclass_refusing_local_receives_sees_buffered_messages_too() -> None:
+    """receive() takes a message already buffered before it asks _receives_locally (no
+    loop lookup); a subclass overriding that hook must still be asked every time."""
+    layer = EveryReceiveThroughReceive()
+    channel = await layer.new_channel()
+    for i in range(3):
+        await layer.send(channel, {"type": "m", "i": i})
+    assert [(await layer.receive(channel))["i"] for _ in range(3)] == [0, 1, 2]
+    assert layer.calls == 3

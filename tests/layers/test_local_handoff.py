@@ -114,3 +114,16 @@ async def test_puts_from_another_thread_are_queued_not_handed() -> None:
     # No running loop in that thread: the waiter is woken through its own loop instead.
     assert await asyncio.to_thread(core.put_nowait, "c", b"from-thread")
     assert await asyncio.wait_for(waiter, 1) == b"from-thread"
+
+
+async def test_a_closed_core_keeps_nothing_put_into_it() -> None:
+    """A reader still running as its layer closes (another loop's, say) puts into a closed
+    core: nothing may stay there (no mailbox, no message) and nothing may raise."""
+    core = LocalCore(expiry=60, group_expiry=60, capacity_for=lambda _: 10)
+    core.group_add("g", "a")
+    core.close()
+    assert core.put_nowait("a", b"direct")
+    assert core.put_many(["a", "b"], b"group") == ["a", "b"]
+    assert core.fan_out("g", b"group") == (0, 0)
+    stats = core.statistics()
+    assert (stats.channels, stats.buffered, stats.groups) == (0, 0, 0)

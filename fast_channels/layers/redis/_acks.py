@@ -223,9 +223,3 @@ class Reporter:
     def _done(self, future: asyncio.Future[object], flat: list[str | int]) -> None:
         if future.cancelled() or future.exception() is not None:
             self.acks.give_back(flat)
-
-    def reset(self) -> None:
-        """Forget the counts and the timer (after a fork, in the child)."""
-        self.acks = Acks()
-        self._handle = None
-        self._loop = None

@@ -164,6 +164,8 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         self._receivable[channel] = self._epoch
         return await self.local.get(channel)
 
+    _ready_first = True  # its mailboxes hold messages for its own channels only
+
     def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
         # Once _receive has seen the subscription confirmed on the home loop, later
         # receives there only wait on the mailbox (the subscriber resubscribes by itself
@@ -199,8 +201,10 @@ class RedisPubSubChannelLayer(RedisLayerBase):
                 self._unsubscribe(key)
 
     async def _aclose(self) -> None:
-        # This loop's and the home loop's parts close now, each on its loop; other loops'
-        # when they next run. Then the core: no subscriber delivers into it once closed.
+        # The core first: waiting receivers get LayerClosedError at once, and it keeps
+        # nothing a subscriber still delivers. Then this loop's and the home loop's parts,
+        # each on its loop; other loops' when they next run.
+        self.local.close()
         home = self._home
         parts, self._loops, self._pipes = self._loops, {}, {}
         loop = asyncio.get_running_loop()
@@ -217,7 +221,6 @@ class RedisPubSubChannelLayer(RedisLayerBase):
             self._leave_home()
             self._carried = []
             self._targets.clear()
-            self.local.close()
         await self.connection.aclose()
 
     # -- per-loop resources, and their end -----------------------------------------------

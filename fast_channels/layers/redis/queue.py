@@ -119,12 +119,7 @@ class RedisChannelLayer(RedisLayerBase):
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
         self._own: set[str] = set()  # channels of this layer checked by receive()
         self._inbox_keys: dict[str, tuple[tuple[str, str], int]] = {}  # token -> keys, shard
-        self._reporter = Reporter(
-            local=self.local,
-            capacity_for=self.capacity_for,
-            submit=self._submit_acks,
-            reconcile_every=self._reconcile_every,
-        )
+        self._reporter = self._new_reporter()
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._last: LoopState | None = None
         self._reading: asyncio.AbstractEventLoop | None = None  # loop whose reader runs
@@ -147,12 +142,23 @@ class RedisChannelLayer(RedisLayerBase):
             layer._forked()
 
     def _forked(self) -> None:
+        # Nothing of the parent's: its mailboxes (and their waiters, of its loops), the
+        # lock (another thread may have held it at the fork), its counts, its inbox.
+        self.local = self._new_core()
+        self._reporter = self._new_reporter()
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
         self._own = set()
-        self._reporter.reset()
         self._states = {}
         self._last = None
         self._reading = None
+
+    def _new_reporter(self) -> Reporter:
+        return Reporter(
+            local=self.local,
+            capacity_for=self.capacity_for,
+            submit=self._submit_acks,
+            reconcile_every=self._reconcile_every,
+        )
 
     def shard_of(self, channel: str) -> int:
         """The Redis host index that holds ``channel``'s messages and memberships."""
@@ -230,6 +236,8 @@ class RedisChannelLayer(RedisLayerBase):
             if len(self._refresh_due) > 4096:
                 self._refresh_due.clear()
             self._refresh_due[token] = started + self._refresh_every
+
+    _ready_first = True  # its mailboxes hold messages for its own channels only
 
     def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
         return self._reading is loop and channel in self._own  # "!" channels only
@@ -349,21 +357,19 @@ class RedisChannelLayer(RedisLayerBase):
         self._refresh_due.clear()
 
     async def _aclose(self) -> None:
-        # The readers of this loop stop first (others' when their loop next runs), then the
-        # core closes: a reader never puts what it popped from Redis into a closed core.
+        # The core first (waiting receivers get LayerClosedError; a reader still running
+        # puts nothing into it), then this loop's readers; others' when their loop next runs.
+        self.local.close()
         states, self._states, self._last = list(self._states.values()), {}, None
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        try:
-            for state in states:
-                if state.loop is running:
-                    await state.aclose()
-                else:
-                    state.keeper.cancel_threadsafe()
-        finally:
-            self.local.close()
+        for state in states:
+            if state.loop is running:
+                await state.aclose()
+            else:
+                state.keeper.cancel_threadsafe()
         await self.conn.aclose()
 
     def _extra_statistics(self) -> dict[str, int]:
