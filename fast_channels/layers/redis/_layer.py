@@ -67,7 +67,8 @@ class _ConnectionOptions(TypedDict, total=False):
     connection_kwargs: Mapping[str, Any] | None
     """Extra redis-py keywords for the connections to Redis (password, TLS, ...)."""
     max_connections: int
-    """Connections per host and event loop (default 64); a burst waits for a free one."""
+    """Connections per host and event loop, at least 2 (default 64; the layer's reader or
+    subscriber keeps one); a burst waits for a free one."""
     pool_timeout: float
     """Seconds a command waits for a free connection before it fails (default 10)."""
     socket_timeout: float
@@ -109,3 +110,8 @@ class RedisLayerBase(BaseChannelLayer):
         self.prefix: str = require_prefix(options.get("prefix", "asgi"))
         connection = _picked(options, _ConnectionOptions.__optional_keys__)
         self.connection: RedisConnection = RedisConnection(**cast(_ConnectionOptions, connection))
+        if self.connection.max_connections < 2:
+            raise ConfigurationError(
+                "max_connections must be at least 2: a Redis layer's reader or subscriber "
+                f"keeps one connection of each pool; got {self.connection.max_connections}"
+            )

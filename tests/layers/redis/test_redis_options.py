@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from redis.asyncio.connection import BlockingConnectionPool
 
-from fast_channels.exceptions import ConfigurationError, LayerConnectionError
+from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers.redis import (
     RedisChannelLayer,
     RedisLayerOptions,
@@ -98,19 +98,9 @@ async def test_the_pool_options_reach_the_pools(
         await layer.flush()
 
 
-async def test_pubsub_waits_pool_timeout_for_a_connection_then_fails(
-    redis_server: RedisProcess, request: pytest.FixtureRequest
-) -> None:
-    """With one connection per loop, held by the subscriber, a send finds none free: it
-    waits ``pool_timeout`` and fails, instead of opening a connection over the bound."""
-    async with RedisPubSubChannelLayer(
-        hosts=[redis_server.url],
-        prefix=prefix_for(request),
-        max_connections=1,
-        pool_timeout=0.2,
-    ) as layer:
-        channel = await layer.new_channel()
-        started = asyncio.get_running_loop().time()
-        with pytest.raises(LayerConnectionError):
-            await layer.send(channel, {"type": "ping"})
-        assert asyncio.get_running_loop().time() - started >= 0.15
+@BOTH
+def test_one_connection_per_loop_is_refused(layer_class: RedisLayer) -> None:
+    """The reader (queue) or subscriber (pub/sub) keeps one connection of each loop's pool:
+    with max_connections=1 nothing could ever be sent, so it is refused up front."""
+    with pytest.raises(ConfigurationError, match="max_connections must be at least 2"):
+        layer_class(max_connections=1)
