@@ -58,6 +58,9 @@ logger: logging.Logger = logging.getLogger("fast_channels.sync")
 THREAD_NAME = "fast-channels-sync"
 """The name of the loop thread (one per process while the sync API is in use)."""
 
+ABANDON_WAIT = 5.0
+"""Seconds an interrupted sync call is waited for, once cancelled, before it is left."""
+
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -80,14 +83,23 @@ class _Call(concurrent.futures.Future[_T]):
 
     def abandon(self) -> None:
         """The caller stops waiting (an exception such as KeyboardInterrupt in its thread):
-        cancel the call, and wait until it has ended. A call that has started is cancelled
-        on the loop, so that a cancel-safe one (``receive()``) takes no message nobody sees.
+        cancel the call, and wait until it has ended (at most ``ABANDON_WAIT`` seconds: a
+        call that ignores cancellation, or a stuck loop, is left with a warning). A call
+        that has started is cancelled on the loop, so that a cancel-safe one (``receive()``)
+        takes no message nobody sees.
         """
         if self.cancel():
             return  # it had not started
         with contextlib.suppress(RuntimeError):  # the loop is closed: so is the call
             self.loop.call_soon_threadsafe(self._cancel_task)
-        concurrent.futures.wait([self])
+        done, _ = concurrent.futures.wait([self], timeout=ABANDON_WAIT)
+        if not done:
+            logger.warning(
+                "an interrupted sync call did not end within %ss of its cancellation; "
+                "it is left running on the %s thread",
+                ABANDON_WAIT,
+                THREAD_NAME,
+            )
 
     def _cancel_task(self) -> None:
         if self.task is not None:
