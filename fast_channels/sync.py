@@ -26,8 +26,8 @@ thread until it is done. What follows from that:
 * **Interrupted calls.** When the calling thread stops waiting because an exception is
   raised in it (Ctrl-C's ``KeyboardInterrupt``, a signal handler's ``SystemExit``), the
   call is cancelled on the loop, and the exception propagates once it has ended (as
-  ``asyncio.run`` does with its task on Ctrl-C). A cancelled ``receive()`` loses no
-  message: the next one gets it.
+  ``asyncio.run`` does with its task on Ctrl-C; at most ``ABANDON_WAIT`` seconds). A
+  cancelled ``receive()`` loses no message: the next one gets it.
 * **fork()**: a child process (Celery's prefork pool, ``multiprocessing`` with ``fork``) never
   uses its parent's loop thread; it starts its own on its first call.
 """
