@@ -105,8 +105,11 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         self._closed = False
         self.local: LocalCore = self._new_core()
 
+    def _renew_core(self) -> None:
+        """Start afresh with an empty local core (a forked child: none of its parent's)."""
+        self.local = self._new_core()
+
     def _new_core(self) -> LocalCore:
-        """An empty local core with this layer's rules (a forked child makes its own)."""
         return LocalCore(
             expiry=self.expiry,
             group_expiry=self.group_expiry,

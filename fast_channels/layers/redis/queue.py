@@ -144,7 +144,7 @@ class RedisChannelLayer(RedisLayerBase):
     def _forked(self) -> None:
         # Nothing of the parent's: its mailboxes (and their waiters, of its loops), the
         # lock (another thread may have held it at the fork), its counts, its inbox.
-        self.local = self._new_core()
+        self._renew_core()
         self._reporter = self._new_reporter()
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
         self._own = set()
