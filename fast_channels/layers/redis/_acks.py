@@ -178,7 +178,9 @@ class Reporter:
         (``least``: the smallest capacity of any channel, to skip looking up this one's)."""
         owed = self.acks.handed_out(channel) * 4
         urgent = owed >= least and owed >= capacity(channel)
-        if urgent or self._handle is None or self._loop is not asyncio.get_running_loop():
+        # A timer on a running loop fires there (no get_running_loop() per message: it
+        # is a getpid() system call); one of a loop that stopped never will.
+        if urgent or self._handle is None or self._loop is None or not self._loop.is_running():
             self.schedule(urgent)
 
     def schedule(self, urgent: bool) -> None:

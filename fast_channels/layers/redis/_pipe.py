@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -40,8 +40,24 @@ Arg = str | bytes | int | float
 """One argument of a Redis command."""
 
 
+def _hiredis_pack_command() -> Callable[[tuple[Arg, ...]], bytes] | None:
+    """hiredis's RESP encoder (in C, 2.5x faster than :func:`pack`'s own), if installed
+    (redis-py's hiredis extra, which ``fast-channels[redis]`` asks for)."""
+    try:
+        import hiredis
+    except ImportError:  # pragma: no cover - redis-py installed without hiredis
+        return None
+    found: object = getattr(hiredis, "pack_command", None)  # hiredis >= 2.1
+    return cast("Callable[[tuple[Arg, ...]], bytes] | None", found)
+
+
+_pack_command = _hiredis_pack_command()
+
+
 def pack(commands: Sequence[tuple[Arg, ...]]) -> bytes:
     """``commands`` in the Redis protocol (RESP), ready to write in one go."""
+    if _pack_command is not None:
+        return b"".join([_pack_command(command) for command in commands])
     out: list[bytes] = []
     for command in commands:
         out.append(b"*%d\r\n" % len(command))
