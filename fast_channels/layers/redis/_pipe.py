@@ -58,6 +58,11 @@ def pack(commands: Sequence[tuple[Arg, ...]]) -> bytes:
     """``commands`` in the Redis protocol (RESP), ready to write in one go."""
     if _pack_command is not None:
         return b"".join([_pack_command(command) for command in commands])
+    return pack_in_python(commands)
+
+
+def pack_in_python(commands: Sequence[tuple[Arg, ...]]) -> bytes:
+    """:func:`pack` without hiredis."""
     out: list[bytes] = []
     for command in commands:
         out.append(b"*%d\r\n" % len(command))
