@@ -10,9 +10,11 @@ in :mod:`._loop`.
 
 from __future__ import annotations
 
+import os
 import re
+import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict, Unpack, cast
+from typing import Any, ClassVar, TypedDict, Unpack, cast
 
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers.base import BaseChannelLayer
@@ -85,6 +87,8 @@ class RedisLayerOptions(_MessageOptions, _ConnectionOptions, total=False):
 
 
 _KNOWN = RedisLayerOptions.__optional_keys__
+_LAYERS: weakref.WeakSet[RedisLayerBase] = weakref.WeakSet()
+_PARENTS: list[tuple[object, ...]] = []  # see RedisLayerBase._keep_parents
 
 
 def _picked(options: Mapping[str, object], keys: frozenset[str]) -> dict[str, object]:
@@ -115,3 +119,28 @@ class RedisLayerBase(BaseChannelLayer):
                 "max_connections must be at least 2: a Redis layer's reader or subscriber "
                 f"keeps one connection of each pool; got {self.connection.max_connections}"
             )
+        if not RedisLayerBase._fork_hooked:
+            RedisLayerBase._fork_hooked = True
+            os.register_at_fork(after_in_child=RedisLayerBase._after_fork)
+        _LAYERS.add(self)
+
+    _fork_hooked: ClassVar[bool] = False
+
+    @staticmethod
+    def _after_fork() -> None:
+        """In a forked child (Celery's prefork pool, ``multiprocessing`` with fork): every
+        Redis layer of the process starts afresh (:meth:`_forked`)."""
+        for layer in list(_LAYERS):
+            layer._forked()
+
+    def _forked(self) -> None:
+        """Let go of what belongs to the parent process: its local core (mailboxes, the
+        waiters of its loops, a lock another thread may have held at the fork) and, in
+        each layer, its event loops' connections, tasks and process-local names."""
+        self._renew_core()
+
+    @staticmethod
+    def _keep_parents(*objects: object) -> None:
+        """Keep the parent's per-loop objects referenced in the child, never collected:
+        collecting their tasks (of the parent's loops) would run their cleanup here."""
+        _PARENTS.append(objects)

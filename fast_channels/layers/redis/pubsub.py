@@ -114,6 +114,19 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         self._unheard = 0
         self._next_warning = 0.0
 
+    def _forked(self) -> None:
+        super()._forked()  # and its subscriptions, loops and inbox name: the parent's
+        self._keep_parents(self._loops, self._subscribers)
+        self._inbox = self._random_suffix()[:12]
+        self._targets = {}
+        self._home = None
+        self._epoch += 1
+        self._receivable = {}
+        self._subscribers = []
+        self._carried = []
+        self._loops = {}
+        self._pipes = {}
+
     # -- names --------------------------------------------------------------------------
 
     def _key(self, kind: str, name: str) -> bytes:

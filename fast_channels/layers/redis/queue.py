@@ -35,11 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import secrets
 import time
-import weakref
-from typing import ClassVar, Unpack, cast
+from typing import Unpack, cast
 
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers._local import Payload
@@ -69,7 +67,6 @@ GROUP_DISCARD = Script.load("queue_group_discard")
 ACK = Script.load("queue_ack")
 SCRIPTS = (SEND, SEND_NAMED, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK)
 OWN_CHANNELS_KEPT = 65_536  # channels a layer remembers as its own (then checks again)
-_LAYERS: weakref.WeakSet[RedisChannelLayer] = weakref.WeakSet()
 
 
 def _member_field(channel: str) -> str:
@@ -94,8 +91,6 @@ class RedisChannelLayer(RedisLayerBase):
     and ``receive_batch`` (512): how many messages a reader pops per round trip.
     ``connection`` (also named ``conn``) is the layer's Redis connection.
     """
-
-    _fork_hooked: ClassVar[bool] = False
 
     def __init__(self, *, receive_batch: int = 512, **options: Unpack[RedisLayerOptions]) -> None:
         super().__init__(**options)
@@ -123,10 +118,6 @@ class RedisChannelLayer(RedisLayerBase):
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._last: LoopState | None = None
         self._reading: asyncio.AbstractEventLoop | None = None  # loop whose reader runs
-        if not RedisChannelLayer._fork_hooked:
-            RedisChannelLayer._fork_hooked = True
-            os.register_at_fork(after_in_child=RedisChannelLayer._after_fork)
-        _LAYERS.add(self)
 
     # -- where things live ---------------------------------------------------------------
 
@@ -135,16 +126,9 @@ class RedisChannelLayer(RedisLayerBase):
         """The token naming this layer object's inbox in this process."""
         return self._token
 
-    @staticmethod
-    def _after_fork() -> None:
-        """In a forked child: every layer gets an inbox of its own, no parent's state."""
-        for layer in list(_LAYERS):
-            layer._forked()
-
     def _forked(self) -> None:
-        # Nothing of the parent's: its mailboxes (and their waiters, of its loops), the
-        # lock (another thread may have held it at the fork), its counts, its inbox.
-        self._renew_core()
+        super()._forked()  # and its counts, its inbox, its loops' readers: the parent's
+        self._keep_parents(self._states)
         self._reporter = self._new_reporter()
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
         self._own = set()
