@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast, overload
@@ -10,6 +11,9 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar, cast, overload
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers.base import BaseChannelLayer
 from fast_channels.types import Receive, Scope, Send, WebSocketConnection
+
+DEFAULT_INBOX_SIZE: Final = 100
+"""``AsyncConsumer.inbox_size`` (deprecated: it has no effect any more)."""
 
 if TYPE_CHECKING:
     from fast_channels.consumer.base import AsyncConsumer
@@ -69,7 +73,8 @@ class ConsumerApp(Generic[_C]):
 
 def check_initkwargs(cls: type[AsyncConsumer], initkwargs: Mapping[str, object]) -> None:
     """Check ``as_asgi()`` options for ``cls``: an unknown name is a ``TypeError``; a bad
-    value for a built-in option (alias, groups, inbox size) a ``ConfigurationError``."""
+    value for a built-in option (alias, groups, inbox size) a ``ConfigurationError``; an
+    ``inbox_size`` other than the default a ``DeprecationWarning`` (it has no effect)."""
     for name in initkwargs:
         attr: object = getattr(cls, name, None)
         if name.startswith("_") or not hasattr(cls, name) or inspect.isroutine(attr):
@@ -100,3 +105,10 @@ def check_initkwargs(cls: type[AsyncConsumer], initkwargs: Mapping[str, object])
         )
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
         raise ConfigurationError(f"{cls.__name__}.inbox_size must be a positive int, got {size!r}")
+    if size != DEFAULT_INBOX_SIZE:
+        warnings.warn(
+            f"{cls.__name__}: inbox_size no longer has an effect (a consumer holds at most "
+            "one event per source; its layer channel's capacity bounds the rest); remove it",
+            DeprecationWarning,
+            stacklevel=3,
+        )

@@ -69,8 +69,8 @@ class AsyncConsumer:
     ``groups``
         Groups this connection's channel joins when it starts and leaves when it ends.
     ``inbox_size``
-        Accepted and checked for compatibility, no longer used: events do not wait in a
-        consumer-side queue any more (see the module's notes on pushing back).
+        Deprecated, no effect: events no longer wait in a consumer-side queue (see the
+        module's notes on pushing back); another value than 100 warns.
     """
 
     channel_layer_alias: str | None = "default"

@@ -61,12 +61,19 @@ class ChannelWorker(AsyncConsumer):
 
 
 def test_as_asgi_returns_a_named_app_remembering_options() -> None:
-    app = Recorder.as_asgi(groups=["a"], inbox_size=5)
+    app = Recorder.as_asgi(groups=["a"], channel_layer_alias="other")
     assert isinstance(app, ConsumerApp)
     assert app.consumer_class is Recorder
-    assert dict(app.initkwargs) == {"groups": ["a"], "inbox_size": 5}
+    assert dict(app.initkwargs) == {"groups": ["a"], "channel_layer_alias": "other"}
     assert app.__name__ == "Recorder"
-    assert "Recorder.as_asgi(groups=['a'], inbox_size=5)" in repr(app)
+    assert "Recorder.as_asgi(groups=['a'], channel_layer_alias='other')" in repr(app)
+
+
+def test_inbox_size_is_deprecated_and_still_accepted() -> None:
+    with pytest.warns(DeprecationWarning, match="inbox_size no longer has an effect"):
+        app = Recorder.as_asgi(inbox_size=5)
+    assert dict(app.initkwargs) == {"inbox_size": 5}
+    Recorder.as_asgi(inbox_size=100)  # the default: no warning
 
 
 @pytest.mark.parametrize("name", ["nonsense", "_layer", "connect", "as_asgi"])

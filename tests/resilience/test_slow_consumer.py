@@ -102,14 +102,14 @@ async def test_a_stuck_websocket_consumer_does_not_hold_up_its_group(
     """Its handler stops reading its layer channel, which fills; then ``group_send`` skips it."""
     layer = make_layer(kind, request)
     register_channel_layer("default", layer)
-    capacity, inbox = layer.capacity, RoomMember.inbox_size
+    capacity = layer.capacity
     async with layer:
         fast = [WebsocketCommunicator(RoomMember.as_asgi(), "/") for _ in range(FAST)]
         release = asyncio.Event()
         stuck = WebsocketCommunicator(RoomMember.as_asgi(release=release), "/")
         for communicator in (*fast, stuck):
             assert (await communicator.connect())[0]
-        messages = 2 * (capacity + inbox) + 100
+        messages = 2 * capacity + 100
         for i in range(messages):
             await layer.group_send("room", {"type": "room.message", "i": i})
             for communicator in fast:
@@ -119,9 +119,8 @@ async def test_a_stuck_websocket_consumer_does_not_hold_up_its_group(
             f"\n[resilience] stuck-consumer/{kind}: {messages} group messages; "
             f"skipped for the stuck one: {stats.group_skipped_full}, buffered {stats.buffered}"
         )
-        # At most capacity (layer) + 2 in hand wait for the stuck one (inbox_size, once a
-        # consumer-side queue, is no longer used: the bound below is loose).
-        assert messages - (capacity + inbox + 2) <= stats.group_skipped_full
+        # At most capacity (layer) + 2 in hand (one per source) wait for the stuck one.
+        assert messages - (capacity + 2) <= stats.group_skipped_full
         assert stats.group_skipped_full <= messages - capacity
         assert stats.buffered <= capacity
         release.set()
