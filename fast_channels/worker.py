@@ -275,8 +275,10 @@ class Worker:
 
     async def _instance(self, channel: str) -> _Instance:
         idle = self._idle.get(channel)
-        if idle:
-            return idle.pop()
+        while idle:
+            instance = idle.pop()
+            if not instance.task.done():  # one that ended since is not served again
+                return instance
         consumer = self.app.consumer_class(**self.app.initkwargs)
         scope: Scope = {"type": "channel", "channel": channel}
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()

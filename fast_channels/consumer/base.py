@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import ClassVar, Self
 
+from fast_channels.consumer._serving import end_serving, stop_tasks
 from fast_channels.consumer._turn import Turn
 from fast_channels.consumer.app import ConsumerApp, check_initkwargs
 from fast_channels.exceptions import (
@@ -97,6 +98,7 @@ class AsyncConsumer:
         self._readers: list[asyncio.Task[None]] = []
         self._client_gone = False
         self._turn = Turn()  # held by whichever source's handler runs
+        self._ended: asyncio.Future[None] | None = None  # done once serving has ended
 
     @classmethod
     def as_asgi(cls, **initkwargs: object) -> ConsumerApp[Self]:
@@ -248,7 +250,7 @@ class AsyncConsumer:
 
     async def _serve(self, receive: Receive) -> None:
         """Start one task per source; return or raise when either ends the connection."""
-        ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ended = self._ended = asyncio.get_running_loop().create_future()
         context = contextvars.copy_context()  # one for all handlers, as in one task
         name = type(self).__name__
 
@@ -285,7 +287,7 @@ class AsyncConsumer:
     ) -> None:
         """Take each event of one source and handle it, in turn with the other source.
 
-        Ends after the client's disconnect event, or ends serving (``_end``) with the
+        Ends after the client's disconnect event, or ends serving (:func:`end_serving`) with the
         first exception, from the source or a handler. A failing source (e.g. its layer
         was closed) ends it like an event would: after the other source's running handler.
         """
@@ -294,11 +296,14 @@ class AsyncConsumer:
             while True:
                 try:
                     message = await source()
-                except Exception:
+                except Exception as exc:
                     if not turn.take_nowait():
                         await turn.take()
                     turn.give()  # ends serving before the next holder of the turn runs
-                    raise
+                    if not ended.done():
+                        raise
+                    logger.debug("%s: a source failed after the end: %r", type(self).__name__, exc)
+                    return
                 if not turn.take_nowait():  # free unless the other source's handler runs
                     await turn.take()
                 try:
@@ -322,37 +327,20 @@ class AsyncConsumer:
                     exc,
                     exc_info=exc,
                 )
-            self._end(ended, exc)
+            end_serving(ended, exc)
             if not isinstance(exc, Exception):
                 raise
 
-    @staticmethod
-    def _end(ended: asyncio.Future[None], exc: BaseException) -> None:
-        """End serving with ``exc`` (the first one wins): ``_serve`` raises it. Called
-        before the other task can run, so it finds ``ended`` done and starts no handler."""
-        if ended.done():
-            return
-        if isinstance(exc, asyncio.CancelledError):
-            ended.cancel()  # a handler cancelled on its own: the app ends cancelled, as ever
-        else:
-            ended.set_exception(exc)
-
     async def _stop_readers(self) -> None:
-        """Cancel both source tasks and wait until they end (a handler they run may clean
-        up first); cancelled meanwhile, it still waits for them, then re-raises."""
+        """Stop both source tasks (:func:`stop_tasks`), then wait until no handler runs
+        (e.g. one a worker dispatched in turn); a cancellation meanwhile is raised after."""
         readers, self._readers = self._readers, []
-        for task in readers:
-            task.cancel()
-        pending: set[asyncio.Task[None]] = set(readers)
-        interrupted: asyncio.CancelledError | None = None
-        while pending:
-            try:
-                _, pending = await asyncio.wait(pending)
-            except asyncio.CancelledError as exc:
-                interrupted = exc
-        for task in readers:  # retrieved, so none is reported as never retrieved
-            if not task.cancelled():
-                task.exception()
+        if self._ended is not None and not self._ended.done():
+            self._ended.cancel()  # serving is over: no handler starts from now on
+        interrupted = await stop_tasks(readers)
+        if not self._turn.take_nowait():
+            await self._turn.take()
+        self._turn.give()
         if interrupted is not None:
             raise interrupted
 
@@ -370,11 +358,16 @@ class AsyncConsumer:
     async def dispatch_in_turn(self, message: Message) -> None:
         """:meth:`dispatch` ``message``, in turn with the handlers this consumer's own
         sources run (never concurrently with them): for messages that reach it another
-        way, e.g. those a :class:`~fast_channels.worker.Worker` takes from a named channel."""
+        way, e.g. those a :class:`~fast_channels.worker.Worker` takes from a named channel.
+
+        Raises :class:`ConsumerError` if the consumer is not serving (any more).
+        """
         turn = self._turn
         if not turn.take_nowait():
             await turn.take()
         try:
+            if self._ended is None or self._ended.done():
+                raise ConsumerError(f"{type(self).__name__} is not serving a connection")
             await self.dispatch(message)
         finally:
             turn.give()

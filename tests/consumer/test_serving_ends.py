@@ -10,14 +10,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from fast_channels.consumer import AsyncWebsocketConsumer
-from fast_channels.exceptions import LayerClosedError
+from fast_channels.consumer import AsyncConsumer, AsyncWebsocketConsumer
+from fast_channels.exceptions import ConsumerError, LayerClosedError, StopConsumer
 from fast_channels.layers import (
     InMemoryChannelLayer,
     register_channel_layer,
     unregister_channel_layer,
 )
 from fast_channels.testing import WebsocketCommunicator
+from fast_channels.types import ASGIEvent, Message
 
 
 class Slow(AsyncWebsocketConsumer):
@@ -133,3 +134,99 @@ async def test_a_handler_failing_as_the_connection_is_cancelled_is_logged(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert any("cleanup failed" in repr(r.exc_info) for r in caplog.records if r.exc_info)
+
+
+async def _serve_channel(
+    consumer: AsyncConsumer, inbox: asyncio.Queue[Message]
+) -> asyncio.Task[None]:
+    """Run ``consumer`` on a ``channel`` scope fed from ``inbox`` (what a worker does)."""
+
+    async def receive() -> Message:
+        return await inbox.get()
+
+    async def send(event: ASGIEvent) -> None:
+        pass
+
+    task = asyncio.create_task(consumer({"type": "channel"}, receive, send))
+    await asyncio.sleep(0)
+    return task
+
+
+async def test_a_second_cancel_reaches_a_handler_still_cleaning_up() -> None:
+    class Stubborn(AsyncConsumer):
+        channel_layer_alias = None
+        cleaning = asyncio.Event()
+        interrupted = False
+
+        async def app_work(self, message: Message) -> None:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                Stubborn.cleaning.set()
+                try:
+                    await asyncio.Event().wait()  # a cleanup that would never end
+                except asyncio.CancelledError:
+                    Stubborn.interrupted = True
+                raise
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    task = await _serve_channel(Stubborn(), inbox)
+    await inbox.put({"type": "app.work"})
+    await asyncio.sleep(0.05)
+    task.cancel()
+    await Stubborn.cleaning.wait()
+    task.cancel()
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 5)
+    assert Stubborn.interrupted
+
+
+async def test_a_message_dispatched_in_turn_after_the_end_is_refused(
+    layer: InMemoryChannelLayer,
+) -> None:
+    class Ending(AsyncConsumer):
+        holding = asyncio.Event()
+        release = asyncio.Event()
+
+        async def app_fail(self, message: Message) -> None:
+            Ending.holding.set()
+            await Ending.release.wait()
+            raise StopConsumer
+
+        async def job_run(self, message: Message) -> None:
+            await self.join_group("late")
+
+    consumer = Ending()
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    task = await _serve_channel(consumer, inbox)
+    await inbox.put({"type": "app.fail"})
+    await Ending.holding.wait()
+    job = asyncio.create_task(consumer.dispatch_in_turn({"type": "job.run"}))
+    await asyncio.sleep(0)  # it waits for the turn
+    Ending.release.set()
+    await task
+    with pytest.raises(ConsumerError, match="not serving"):
+        await job
+    assert layer.local.group_channels("late") == []
+
+
+async def test_a_source_failing_after_the_end_is_no_handler_error(
+    layer: InMemoryChannelLayer, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Bye(AsyncConsumer):
+        saying_bye = asyncio.Event()
+        release = asyncio.Event()
+
+        async def app_bye(self, message: Message) -> None:
+            Bye.saying_bye.set()
+            await Bye.release.wait()
+            raise StopConsumer
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    task = await _serve_channel(Bye(), inbox)
+    await inbox.put({"type": "app.bye"})
+    await Bye.saying_bye.wait()
+    with caplog.at_level(logging.ERROR, logger="fast_channels"):
+        await layer.aclose()  # the layer source fails while the last handler runs
+        Bye.release.set()
+        await task
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
