@@ -97,7 +97,7 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         _positive("max_message_size", max_message_size, integer=True)
         self.expiry: float = float(expiry)
         self.group_expiry: float = float(group_expiry)
-        self.capacity = capacity
+        self.capacity: int = int(capacity)  # int subclasses (IntEnum) as plain ints, for Redis
         self.max_message_size = max_message_size
         self._capacity_patterns = self._compile_capacities(channel_capacity or {})
         self._capacity_cache: dict[str, int] = {}
@@ -130,9 +130,9 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         for pattern, cap in channel_capacity.items():
             _positive(f"channel_capacity[{pattern!r}]", cap, integer=True)
             if isinstance(pattern, str):
-                compiled.append((re.compile(fnmatch.translate(pattern)), cap))
+                compiled.append((re.compile(fnmatch.translate(pattern)), int(cap)))
             elif isinstance(pattern, re.Pattern):
-                compiled.append((pattern, cap))
+                compiled.append((pattern, int(cap)))
             else:
                 raise ConfigurationError(
                     f"channel_capacity keys must be glob strings or re.Pattern, got {pattern!r}"

@@ -343,6 +343,12 @@ class RedisConnection:
             for h in self._hosts
         )
 
+    def forget_pools(self) -> object:
+        """Forget every loop's pools without closing them (in a forked child: they are
+        the parent's); returns them, to be kept referenced, never used."""
+        parents, self._clients = self._clients, weakref.WeakKeyDictionary()
+        return parents
+
     async def aclose(self) -> None:
         """Close the pools of the running loop and forget those of other loops."""
         try:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypedDict, Unpack, cast
 
 from fast_channels.exceptions import ConfigurationError
-from fast_channels.layers.base import BaseChannelLayer
+from fast_channels.layers.base import BaseChannelLayer, logger
 from fast_channels.layers.redis._connection import HostSpec, RedisConnection
 
 __all__ = ["RedisLayerBase", "RedisLayerOptions", "require_prefix"]
@@ -69,8 +69,8 @@ class _ConnectionOptions(TypedDict, total=False):
     connection_kwargs: Mapping[str, Any] | None
     """Extra redis-py keywords for the connections to Redis (password, TLS, ...)."""
     max_connections: int
-    """Connections per host and event loop, at least 2 (default 64; the layer's reader or
-    subscriber keeps one); a burst waits for a free one."""
+    """Connections per host and event loop (default 64; at least 2 for pub/sub, 3 for the
+    queue layer: see ``min_connections``); a burst waits for a free one."""
     pool_timeout: float
     """Seconds a command waits for a free connection before it fails (default 10)."""
     socket_timeout: float
@@ -114,30 +114,41 @@ class RedisLayerBase(BaseChannelLayer):
         self.prefix: str = require_prefix(options.get("prefix", "asgi"))
         connection = _picked(options, _ConnectionOptions.__optional_keys__)
         self.connection: RedisConnection = RedisConnection(**cast(_ConnectionOptions, connection))
-        if self.connection.max_connections < 2:
+        least = type(self).min_connections
+        if self.connection.max_connections < least:
             raise ConfigurationError(
-                "max_connections must be at least 2: a Redis layer's reader or subscriber "
-                f"keeps one connection of each pool; got {self.connection.max_connections}"
+                f"max_connections must be at least {least} for {type(self).__name__} "
+                f"({type(self)._min_connections_why}); got {self.connection.max_connections}"
             )
+
+    min_connections: ClassVar[int] = 2
+    """The smallest ``max_connections`` the layer works with."""
+    _min_connections_why: ClassVar[str] = "its subscriber and its command pipe keep one each"
+    _fork_hooked: ClassVar[bool] = False
+
+    def _track_forks(self) -> None:
+        """Called last in a layer's ``__init__``: from now on a fork renews it."""
         if not RedisLayerBase._fork_hooked:
             RedisLayerBase._fork_hooked = True
             os.register_at_fork(after_in_child=RedisLayerBase._after_fork)
         _LAYERS.add(self)
-
-    _fork_hooked: ClassVar[bool] = False
 
     @staticmethod
     def _after_fork() -> None:
         """In a forked child (Celery's prefork pool, ``multiprocessing`` with fork): every
         Redis layer of the process starts afresh (:meth:`_forked`)."""
         for layer in list(_LAYERS):
-            layer._forked()
+            try:
+                layer._forked()
+            except Exception:  # one layer must not keep the others on the parent's state
+                logger.exception("renewing a %s in a forked child failed", type(layer).__name__)
 
     def _forked(self) -> None:
         """Let go of what belongs to the parent process: its local core (mailboxes, the
         waiters of its loops, a lock another thread may have held at the fork) and, in
         each layer, its event loops' connections, tasks and process-local names."""
         self._renew_core()
+        self._keep_parents(self.connection.forget_pools())
 
     @staticmethod
     def _keep_parents(*objects: object) -> None:

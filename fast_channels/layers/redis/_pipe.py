@@ -57,7 +57,10 @@ _pack_command = _hiredis_pack_command()
 def pack(commands: Sequence[tuple[Arg, ...]]) -> bytes:
     """``commands`` in the Redis protocol (RESP), ready to write in one go."""
     if _pack_command is not None:
-        return b"".join([_pack_command(command) for command in commands])
+        try:
+            return b"".join([_pack_command(command) for command in commands])
+        except TypeError:  # e.g. an int or str subclass, which hiredis refuses
+            pass
     return pack_in_python(commands)
 
 

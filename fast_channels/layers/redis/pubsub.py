@@ -113,6 +113,7 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         self._pipes: dict[asyncio.AbstractEventLoop, list[CommandPipe]] = {}
         self._unheard = 0
         self._next_warning = 0.0
+        self._track_forks()
 
     def _forked(self) -> None:
         super()._forked()  # and its subscriptions, loops and inbox name: the parent's

@@ -92,6 +92,12 @@ class RedisChannelLayer(RedisLayerBase):
     ``connection`` (also named ``conn``) is the layer's Redis connection.
     """
 
+    min_connections = 3
+    _min_connections_why = (
+        "its inbox reader and its command pipe keep one each, and a named channel being "
+        "received on holds one more while it waits"
+    )
+
     def __init__(self, *, receive_batch: int = 512, **options: Unpack[RedisLayerOptions]) -> None:
         super().__init__(**options)
         if isinstance(receive_batch, bool) or not isinstance(receive_batch, int):
@@ -100,7 +106,7 @@ class RedisChannelLayer(RedisLayerBase):
             raise ConfigurationError(f"receive_batch must be a positive int, got {receive_batch!r}")
         # The older name of ``connection``; a plain attribute, as the send path reads it.
         self.conn: RedisConnection = self.connection
-        self.receive_batch = receive_batch
+        self.receive_batch: int = int(receive_batch)
         self._keys = f"{self.prefix}:"
         ttl = max(1, math.ceil(self.expiry))
         self._refresh_every = max(1, math.ceil(ttl / 4))
@@ -118,6 +124,7 @@ class RedisChannelLayer(RedisLayerBase):
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._last: LoopState | None = None
         self._reading: asyncio.AbstractEventLoop | None = None  # loop whose reader runs
+        self._track_forks()
 
     # -- where things live ---------------------------------------------------------------
 

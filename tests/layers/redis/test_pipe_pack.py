@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from fast_channels.layers.redis._pipe import Arg, pack, pack_in_python
 
 
@@ -14,3 +16,13 @@ def test_hiredis_and_python_encodings_are_the_same_bytes() -> None:
     ]
     assert pack(commands) == pack_in_python(commands)
     assert pack_in_python([("SET", "k", 1.5)]) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n1.5\r\n"
+
+
+def test_arguments_hiredis_refuses_are_encoded_all_the_same() -> None:
+    class Size(enum.IntEnum):
+        SMALL = 5
+
+    class Name(enum.StrEnum):
+        ROOM = "room"
+
+    assert pack([("LPUSH", Name.ROOM, Size.SMALL)]) == pack([("LPUSH", "room", 5)])

@@ -4,6 +4,7 @@ by each, the pool options included."""
 from __future__ import annotations
 
 import asyncio
+import enum
 from typing import Any
 
 import pytest
@@ -102,5 +103,37 @@ async def test_the_pool_options_reach_the_pools(
 def test_one_connection_per_loop_is_refused(layer_class: RedisLayer) -> None:
     """The reader (queue) or subscriber (pub/sub) keeps one connection of each loop's pool:
     with max_connections=1 nothing could ever be sent, so it is refused up front."""
-    with pytest.raises(ConfigurationError, match="max_connections must be at least 2"):
+    with pytest.raises(ConfigurationError, match="max_connections must be at least"):
         layer_class(max_connections=1)
+
+
+def test_the_queue_layer_needs_a_connection_for_its_named_channels_too() -> None:
+    """Its inbox reader and command pipe keep one each: with two, a named channel's
+    receive could never get one (and flush() neither)."""
+    with pytest.raises(ConfigurationError, match="at least 3 for RedisChannelLayer"):
+        RedisChannelLayer(max_connections=2)
+    RedisPubSubChannelLayer(max_connections=2)
+    RedisChannelLayer(max_connections=3)
+
+
+async def test_an_int_subclass_capacity_reaches_redis_as_a_number(
+    redis_server: RedisProcess, request: pytest.FixtureRequest
+) -> None:
+    """hiredis refuses int subclasses (an IntEnum capacity): the layer keeps plain ints, and
+    the command encoder falls back to its own encoding for anything hiredis refuses."""
+
+    class Size(enum.IntEnum):
+        SMALL = 5
+
+    async with RedisChannelLayer(
+        hosts=[redis_server.url],
+        prefix=prefix_for(request),
+        capacity=Size.SMALL,
+        channel_capacity={"jobs*": Size.SMALL},
+    ) as layer:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "a"})
+        await layer.send("jobs", {"type": "b"})
+        assert (await layer.receive(channel))["type"] == "a"
+        assert (await layer.receive("jobs"))["type"] == "b"
+        await layer.flush()
