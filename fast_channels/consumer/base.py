@@ -360,10 +360,16 @@ class AsyncConsumer:
         sources run (never concurrently with them): for messages that reach it another
         way, e.g. those a :class:`~fast_channels.worker.Worker` takes from a named channel.
 
-        Raises :class:`ConsumerError` if the consumer is not serving (any more).
+        Raises :class:`ConsumerError` if the consumer is not serving (any more), or when
+        called from one of its own handlers (which hold the turn: call ``dispatch`` there).
         """
         turn = self._turn
         if not turn.take_nowait():
+            if asyncio.current_task() in self._readers:  # it would wait for itself
+                raise ConsumerError(
+                    f"dispatch_in_turn() called from a handler of this {type(self).__name__}: "
+                    "its handlers already run in turn; call dispatch() there"
+                )
             await turn.take()
         try:
             if self._ended is None or self._ended.done():

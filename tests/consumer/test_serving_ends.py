@@ -230,3 +230,26 @@ async def test_a_source_failing_after_the_end_is_no_handler_error(
         Bye.release.set()
         await task
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_dispatch_in_turn_from_its_own_handler_is_an_error_not_a_hang() -> None:
+    class Nested(AsyncConsumer):
+        channel_layer_alias = None
+        outcome: asyncio.Future[str]
+
+        async def app_outer(self, message: Message) -> None:
+            try:
+                await self.dispatch_in_turn({"type": "app.inner"})
+            except ConsumerError as exc:
+                Nested.outcome.set_result(str(exc))
+            raise StopConsumer
+
+        async def app_inner(self, message: Message) -> None:
+            Nested.outcome.set_result("inner ran")
+
+    Nested.outcome = asyncio.get_running_loop().create_future()
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    task = await _serve_channel(Nested(), inbox)
+    await inbox.put({"type": "app.outer"})
+    assert "call dispatch() there" in await asyncio.wait_for(Nested.outcome, 5)
+    await asyncio.wait_for(task, 5)
