@@ -38,8 +38,6 @@ def share(message: Message) -> Message:
 
 def own_copy(payload: Message) -> Message:
     """A receiver's own copy of a message made by :func:`share` (or any dict)."""
-    if type(payload) is dict:
-        return dict(payload)
     if isinstance(payload, _Nested):
         return _PLAIN.loads(payload.packed)
     return dict(payload)

@@ -98,9 +98,16 @@ class RedisPubSubChannelLayer(RedisLayerBase):
     ) -> None:
         self.overflow: OverflowPolicy = OverflowPolicy.parse(overflow)
         super().__init__(**options)
+        self._keys: dict[str, bytes] = {}
+        self._unheard = 0
+        self._next_warning = 0.0
+        self._start_process()
+        self._track_forks()
+
+    def _start_process(self) -> None:
+        """What belongs to this process: the inbox name, subscriptions, loops."""
         self._inbox = self._random_suffix()[:12]
         self._targets: dict[bytes, _Target] = {}
-        self._keys: dict[str, bytes] = {}
         self._home: asyncio.AbstractEventLoop | None = None
         # Bumped whenever the subscriptions move to another loop (or are dropped): a
         # channel recorded in _receivable under the current epoch needs no check.
@@ -111,22 +118,11 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         self._carried: list[set[bytes]] = []
         self._loops: dict[asyncio.AbstractEventLoop, _LoopPart] = {}
         self._pipes: dict[asyncio.AbstractEventLoop, list[CommandPipe]] = {}
-        self._unheard = 0
-        self._next_warning = 0.0
-        self._track_forks()
 
     def _forked(self) -> None:
-        super()._forked()  # and its subscriptions, loops and inbox name: the parent's
+        super()._forked()
         self._keep_parents(self._loops, self._subscribers)
-        self._inbox = self._random_suffix()[:12]
-        self._targets = {}
-        self._home = None
-        self._epoch += 1
-        self._receivable = {}
-        self._subscribers = []
-        self._carried = []
-        self._loops = {}
-        self._pipes = {}
+        self._start_process()
 
     # -- names --------------------------------------------------------------------------
 

@@ -117,14 +117,23 @@ class RedisChannelLayer(RedisLayerBase):
         self._block = max(0.01, min(1.0, self.conn.socket_timeout / 2))
         self._reconcile_every = max(1.0, self.expiry / 2)
         self._expiry_ms = int(self.expiry * 1000)
+        self._inbox_keys: dict[str, tuple[tuple[str, str], int]] = {}  # token -> keys, shard
+        self._start_process()
+        self._track_forks()
+
+    def _start_process(self) -> None:
+        """What belongs to this process: the inbox token, the counts owed, the readers."""
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
         self._own: set[str] = set()  # channels of this layer checked by receive()
-        self._inbox_keys: dict[str, tuple[tuple[str, str], int]] = {}  # token -> keys, shard
-        self._reporter = self._new_reporter()
+        self._reporter = Reporter(
+            local=self.local,
+            capacity_for=self.capacity_for,
+            submit=self._submit_acks,
+            reconcile_every=self._reconcile_every,
+        )
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._last: LoopState | None = None
         self._reading: asyncio.AbstractEventLoop | None = None  # loop whose reader runs
-        self._track_forks()
 
     # -- where things live ---------------------------------------------------------------
 
@@ -134,22 +143,9 @@ class RedisChannelLayer(RedisLayerBase):
         return self._token
 
     def _forked(self) -> None:
-        super()._forked()  # and its counts, its inbox, its loops' readers: the parent's
+        super()._forked()
         self._keep_parents(self._states)
-        self._reporter = self._new_reporter()
-        self._token = secrets.token_hex(TOKEN_LENGTH // 2)
-        self._own = set()
-        self._states = {}
-        self._last = None
-        self._reading = None
-
-    def _new_reporter(self) -> Reporter:
-        return Reporter(
-            local=self.local,
-            capacity_for=self.capacity_for,
-            submit=self._submit_acks,
-            reconcile_every=self._reconcile_every,
-        )
+        self._start_process()  # after the core's renewal: the reporter counts into it
 
     def shard_of(self, channel: str) -> int:
         """The Redis host index that holds ``channel``'s messages and memberships."""
