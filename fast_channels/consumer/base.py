@@ -152,6 +152,16 @@ class AsyncConsumer:
         if group in self._joined:
             self._joined.remove(group)
 
+    async def layer_reconnected(self, message: Message) -> None:
+        """The channel layer may have lost messages meant for this connection.
+
+        Sent by the layer itself (type ``"layer.reconnected"``) after Redis restarted or
+        lost its data, or a subscriber reconnected: ``message["reason"]`` says which and
+        ``message["lost"]`` how many messages are known lost (None: unknown). The groups
+        joined are already restored. Does nothing by default; override it to resync, e.g.
+        tell the client to reload what it shows.
+        """
+
     async def dispatch(self, message: Message) -> None:
         """Call the handler of ``message["type"]`` (``"chat.message"`` → ``chat_message``)."""
         kind = message.get("type")

@@ -70,6 +70,13 @@ class LocalGroups:
         """Every group with a member."""
         return list(self._groups)
 
+    def channels(self) -> set[str]:
+        """Every channel that is a member of some group (expired or not)."""
+        found: set[str] = set()
+        for members in self._groups.values():
+            found.update(members)
+        return found
+
     def sweep(self, now: float) -> None:
         """Drop every expired membership (and groups left empty)."""
         for group in list(self._groups):

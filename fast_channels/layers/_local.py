@@ -323,6 +323,28 @@ class LocalCore:
             self._forget_if_idle(channel, box)
         self.groups.sweep(now)
 
+    def notify(self, message: Message, channels: Iterable[str] | None = None) -> int:
+        """Queue ``message`` (a notice from the layer itself, e.g. a resync) for every one of
+        ``channels`` (None: every channel this process has a mailbox or a membership for),
+        whatever their capacity; returns how many got it.
+
+        A notice is never refused for capacity: it says that messages may be missing, so
+        dropping it would be a silent loss of its own.
+        """
+        now = time.monotonic()
+        running = _running_loop()
+        with self._lock:
+            if self._closed:
+                return 0
+            if channels is None:
+                targets: set[str] = set(self._boxes)
+                targets.update(self.groups.channels())
+            else:
+                targets = set(channels)
+            for channel in targets:
+                self._put(channel, message, now, running, admitted=True)
+        return len(targets)
+
     # -- groups ----------------------------------------------------------------------
 
     def group_add(self, group: str, channel: str) -> bool:

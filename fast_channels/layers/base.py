@@ -27,7 +27,7 @@ import logging
 import re
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar, Self, cast
 
 from fast_channels.exceptions import (
@@ -55,11 +55,16 @@ from fast_channels.serialization import Serializer, make_serializer
 from fast_channels.sync import SyncLayerMethods
 from fast_channels.types import Message
 
-__all__ = ["BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
+__all__ = ["RESYNC_MESSAGE_TYPE", "BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
 
 logger: logging.Logger = logging.getLogger("fast_channels.layers")
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024
+
+RESYNC_MESSAGE_TYPE = "layer.reconnected"
+"""The ``type`` of the notice a layer puts on its local channels when messages to them may
+have been lost (Redis restarted or lost its data, a subscriber reconnected). A consumer
+handles it in :meth:`~fast_channels.consumer.base.AsyncConsumer.layer_reconnected`."""
 
 
 def _positive(name: str, value: object, *, integer: bool = False) -> None:
@@ -339,6 +344,31 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
     def statistics(self) -> LayerStatistics:
         """Counters and sizes of this layer in this process."""
         return self.local.statistics(self._extra_statistics())
+
+    def _announce_resync(
+        self, reason: str, *, lost: int | None = None, channels: Iterable[str] | None = None
+    ) -> int:
+        """Tell local receivers that messages to them may have been lost; for backends.
+
+        Puts ``{"type": "layer.reconnected", "reason": reason, "lost": lost}`` on each of
+        ``channels`` (None: every channel with a mailbox or a group membership in this
+        process), past their capacity; ``lost`` is how many messages are known lost (None:
+        unknown). Counted in ``statistics().resyncs`` and logged once as a warning. Returns
+        how many channels were told.
+        """
+        notice: Message = {"type": RESYNC_MESSAGE_TYPE, "reason": reason, "lost": lost}
+        told = self.local.notify(notice, channels)
+        self.local.counters.resyncs += told
+        logger.warning(
+            "%s: messages may have been lost (%s; lost: %s); told %d local channel(s) "
+            "with a %r message",
+            type(self).__name__,
+            reason,
+            "unknown" if lost is None else lost,
+            told,
+            RESYNC_MESSAGE_TYPE,
+        )
+        return told
 
     def _extra_statistics(self) -> dict[str, int]:
         """Backend-specific counters for :attr:`LayerStatistics.extra`."""

@@ -19,6 +19,7 @@ class Counters:
     dropped_overflow: int = 0
     expired: int = 0
     undecodable: int = 0
+    resyncs: int = 0
 
 
 def _no_extra() -> dict[str, int]:
@@ -57,5 +58,8 @@ class LayerStatistics:
     """Messages dropped because they waited longer than ``expiry``."""
     undecodable: int = 0
     """Messages dropped because they could not be decrypted or decoded."""
+    resyncs: int = 0
+    """Times this layer told its local receivers that messages may have been lost
+    (one ``layer.reconnected`` notice per affected local channel and occasion)."""
     extra: dict[str, int] = field(default_factory=_no_extra)
     """Backend-specific counters (e.g. reconnects)."""
