@@ -13,17 +13,26 @@ from fast_channels.testing import WebsocketCommunicator
 from fast_channels.types import Message
 
 
+class Announcing(InMemoryChannelLayer):
+    """An in-memory layer that can be told to announce a resync, as a backend would."""
+
+    def resync(
+        self, reason: str, *, lost: int | None = None, channels: list[str] | None = None
+    ) -> int:
+        return self._announce_resync(reason, lost=lost, channels=channels)
+
+
 async def test_notice_reaches_members_and_waiting_channels_past_capacity(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    layer = InMemoryChannelLayer(capacity=1)
+    layer = Announcing(capacity=1)
     member = await layer.new_channel()
     full = await layer.new_channel()
     await layer.group_add("room", member)
     await layer.send(full, {"type": "first"})  # full: capacity 1
 
     with caplog.at_level(logging.WARNING, "fast_channels.layers"):
-        told = layer._announce_resync("redis restarted", lost=3)
+        told = layer.resync("redis restarted", lost=3)
 
     assert told == 2
     assert await layer.receive(member) == {
@@ -39,21 +48,21 @@ async def test_notice_reaches_members_and_waiting_channels_past_capacity(
 
 
 async def test_notice_to_named_channels_only() -> None:
-    layer = InMemoryChannelLayer()
+    layer = Announcing()
     one, other = await layer.new_channel(), await layer.new_channel()
     await layer.group_add("room", other)
-    assert layer._announce_resync("subscriber reconnected", channels=[one]) == 1
+    assert layer.resync("subscriber reconnected", channels=[one]) == 1
     assert (await layer.receive(one))["lost"] is None
     assert layer.local.pending(other) == 0
     await layer.aclose()
 
 
 async def test_closed_layer_tells_nobody() -> None:
-    layer = InMemoryChannelLayer()
+    layer = Announcing()
     channel = await layer.new_channel()
     await layer.group_add("room", channel)
     await layer.aclose()
-    assert layer._announce_resync("gone") == 0
+    assert layer.resync("gone") == 0
 
 
 class Plain(AsyncJsonWebsocketConsumer):
@@ -69,14 +78,14 @@ class Resyncing(Plain):
 
 
 async def test_consumer_hook_gets_the_notice_and_default_ignores_it() -> None:
-    layer = InMemoryChannelLayer()
+    layer = Announcing()
     register_channel_layer("default", layer)
     resyncing = WebsocketCommunicator(Resyncing, "/ws")
     plain = WebsocketCommunicator(Plain, "/ws")
     assert (await resyncing.connect())[0]
     assert (await plain.connect())[0]
 
-    layer._announce_resync("flushed", lost=None)
+    layer.resync("flushed", lost=None)
     await layer.group_send("room", {"type": "chat", "text": "after"})
 
     assert await resyncing.receive_json_from() == {"resync": "flushed", "lost": None}
