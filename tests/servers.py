@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import signal
 import socket
@@ -20,6 +21,22 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_cluster_port() -> int:
+    """A free port for a cluster node: its cluster bus (port + 10000) free too, so both
+    below 65536 (Redis refuses a node port over 55535)."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20000, 45000)
+        try:
+            for candidate in (port, port + 10000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair (port, port + 10000) for a Redis Cluster node")
 
 
 @dataclass
@@ -151,3 +168,127 @@ def running_sentinel(master: RedisProcess, *, name: str = "mymaster") -> Generat
     finally:
         sentinel.stop()
         shutil.rmtree(sentinel.workdir, ignore_errors=True)
+
+
+@dataclass
+class RedisCluster:
+    """A Redis Cluster we started: masters first, then their replicas, each its own process."""
+
+    nodes: list[RedisProcess]
+    masters: int
+
+    @property
+    def urls(self) -> list[str]:
+        """Every node's URL (any of them works as a startup node)."""
+        return [node.url for node in self.nodes]
+
+    def stop(self) -> None:
+        """Kill every node and reap it."""
+        for node in self.nodes:
+            node.stop()
+
+
+def _cluster_info(port: int) -> dict[str, str]:
+    """``CLUSTER INFO`` of one node, over redis-cli (no client library involved)."""
+    out = subprocess.run(
+        ["redis-cli", "-p", str(port), "cluster", "info"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout
+    return dict(line.strip().split(":", 1) for line in out.splitlines() if ":" in line)
+
+
+def _replicas_online(cluster: RedisCluster) -> bool:
+    """Whether every live replica node reports its master link up."""
+    for node in cluster.nodes[cluster.masters :]:
+        if node.process.poll() is not None:
+            continue
+        out = subprocess.run(
+            ["redis-cli", "-p", str(node.port), "info", "replication"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+        if "role:slave" in out and "master_link_status:up" not in out:
+            return False
+    return True
+
+
+def wait_cluster_ok(cluster: RedisCluster, *, timeout: float = 30.0) -> None:
+    """Wait until every live node says ``cluster_state:ok`` with all 16384 slots served."""
+    deadline = time.monotonic() + timeout
+    while True:
+        infos = [_cluster_info(node.port) for node in cluster.nodes if node.process.poll() is None]
+        if (
+            infos
+            and all(
+                info.get("cluster_state") == "ok" and info.get("cluster_slots_ok") == "16384"
+                for info in infos
+            )
+            and _replicas_online(cluster)
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Redis Cluster not ok within {timeout}s: {infos}")
+        time.sleep(0.1)
+
+
+def start_cluster(
+    *, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 1000
+) -> RedisCluster:
+    """Start ``masters`` x (1 + ``replicas``) cluster-enabled redis-servers on free ports and
+    join them with ``redis-cli --cluster create``; returns once every slot is served."""
+    nodes: list[RedisProcess] = []
+    try:
+        for _ in range(masters * (1 + replicas)):
+            nodes.append(
+                start_redis(
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    str(node_timeout_ms),
+                    port=free_cluster_port(),
+                )
+            )
+        create = subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{node.port}" for node in nodes),
+                "--cluster-replicas",
+                str(replicas),
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if create.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {create.stdout}{create.stderr}")
+        cluster = RedisCluster(nodes=nodes, masters=masters)
+        wait_cluster_ok(cluster)
+        return cluster
+    except BaseException:
+        for node in nodes:
+            node.stop()
+            shutil.rmtree(node.workdir, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def running_cluster(*, masters: int = 3, replicas: int = 1) -> Generator[RedisCluster]:
+    """A Redis Cluster (3 masters + 3 replicas by default) for the duration of the block."""
+    cluster = start_cluster(masters=masters, replicas=replicas)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        for node in cluster.nodes:
+            shutil.rmtree(node.workdir, ignore_errors=True)
