@@ -15,10 +15,13 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from fast_channels.consumer import AsyncJsonWebsocketConsumer
-from fast_channels.layers import BaseChannelLayer, register_channel_layer
+from fast_channels.consumer import AsyncConsumer, AsyncJsonWebsocketConsumer
+from fast_channels.exceptions import LayerConnectionError
+from fast_channels.layers import BaseChannelLayer, InMemoryChannelLayer, register_channel_layer
 from fast_channels.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
 from fast_channels.status import CloseCode
+from fast_channels.testing import ApplicationCommunicator
+from fast_channels.types import ASGIEvent
 from tests.e2e.client import closed_with, recv_json
 from tests.e2e.conftest import serve
 from tests.servers import RedisProcess, start_redis
@@ -87,3 +90,34 @@ async def test_handshakes_are_refused_with_1013_and_one_line_each(
             assert Lobby.connected == 1
     finally:
         await layer.aclose()
+
+
+class Unreachable(InMemoryChannelLayer):
+    """A layer whose backend cannot be reached: new_channel() fails as Redis's would."""
+
+    async def _new_channel(self, prefix: str) -> str:
+        raise LayerConnectionError("Redis at 127.0.0.1:1 is unreachable")
+
+
+async def test_a_client_gone_before_its_handshake_is_answered_gets_nothing() -> None:
+    register_channel_layer("default", Unreachable())
+    sent: list[ASGIEvent] = []
+
+    async def receive() -> ASGIEvent:
+        return {"type": "websocket.disconnect", "code": 1001}
+
+    async def send(event: ASGIEvent) -> None:
+        sent.append(event)
+
+    await Lobby.as_asgi()({"type": "websocket", "path": "/"}, receive, send)
+    assert sent == []
+
+
+async def test_a_consumer_without_a_client_raises_the_layer_error() -> None:
+    class Job(AsyncConsumer):
+        pass
+
+    register_channel_layer("default", Unreachable())
+    communicator = ApplicationCommunicator(Job.as_asgi(), {"type": "channel"})
+    with pytest.raises(LayerConnectionError, match="unreachable"):
+        await communicator.wait()

@@ -101,3 +101,12 @@ async def test_an_explicit_alias_that_is_missing_behaves_the_same() -> None:
         await client.send_json_to("use the layer")
         with pytest.raises(LayerNotRegisteredError, match=r"registered as 'chat'"):
             await client.receive_output()
+
+
+async def test_a_layer_registered_after_the_connection_started_is_not_used_by_it() -> None:
+    client = WebsocketCommunicator(ChatConsumer, "/")
+    await client.connect()
+    register_channel_layer("default", InMemoryChannelLayer())
+    await client.send_json_to("use the layer")
+    with pytest.raises(LayerNotRegisteredError, match="started before a channel layer was"):
+        await client.receive_output()
