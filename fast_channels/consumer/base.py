@@ -22,6 +22,16 @@ are cancelled (the layer's ``receive`` is cancel-safe, so messages not yet taken
 the layer) and every group joined is left, also when ``connect`` or a handler raised. A
 layer message taken but not handled when the connection ends (after a disconnect, or while
 waiting for the lock) is dropped with it.
+
+Events of the ASGI protocol (types ``websocket.*``, ``http.*``, ``lifespan.*``) come only from
+the server: one arriving from the channel layer is dropped and logged as a warning, never
+dispatched (layers refuse to send them; this guards against any other sender).
+
+Without a registered layer under ``channel_layer_alias``, a consumer that declares no
+``groups`` still serves its connection; it is using the layer (``channel_layer``,
+``channel_name``, ``join_group``) that raises ``LayerNotRegisteredError``, naming the alias to
+register. A layer that cannot be reached when a connection starts (``LayerConnectionError``)
+refuses that connection (see :meth:`AsyncConsumer._layer_unavailable`).
 """
 
 from __future__ import annotations
@@ -39,11 +49,13 @@ from fast_channels.consumer._turn import Turn
 from fast_channels.consumer.app import ConsumerApp, check_initkwargs
 from fast_channels.exceptions import (
     ConsumerError,
+    LayerConnectionError,
     LayerNotRegisteredError,
     StopConsumer,
     UnknownMessageTypeError,
 )
 from fast_channels.layers.base import ChannelLayer
+from fast_channels.layers.names import APP_MESSAGE_TYPES, is_server_event_type
 from fast_channels.layers.registry import get_channel_layer
 from fast_channels.types import Message, Receive, Scope, Send
 
@@ -66,7 +78,9 @@ class AsyncConsumer:
 
     ``channel_layer_alias``
         The registered layer to use (``"default"``). ``None``: the consumer has no layer,
-        no ``channel_name`` and no groups.
+        no ``channel_name`` and no groups. An alias that is not registered when a
+        connection starts is like ``None``, except that using the layer raises
+        ``LayerNotRegisteredError`` (and declaring ``groups`` raises it at the start).
     ``groups``
         Groups this connection's channel joins when it starts and leaves when it ends.
     ``inbox_size``
@@ -94,7 +108,7 @@ class AsyncConsumer:
         self._layer: ChannelLayer | None = None
         self._channel_name: str | None = None
         self._base_send: Send | None = None
-        self._joined: list[str] = []
+        self._joined: dict[str, None] = {}  # an ordered set: O(1) join and leave
         self._readers: list[asyncio.Task[None]] = []
         self._client_gone = False
         self._turn = Turn()  # held by whichever source's handler runs
@@ -114,7 +128,13 @@ class AsyncConsumer:
 
     @property
     def channel_layer(self) -> ChannelLayer:
-        """The connection's channel layer; ``ConsumerError`` if the consumer has none."""
+        """The connection's channel layer.
+
+        Without one, reading it raises: ``LayerNotRegisteredError`` if no layer is registered
+        under ``channel_layer_alias`` (the message says what to register), ``ConsumerError``
+        if the alias is None or no connection is being served. (Typed ``ChannelLayer``, not
+        ``ChannelLayer | None``, so handlers need no None check to type-check.)
+        """
         if self._layer is None:
             raise self._no_layer()
         return self._layer
@@ -126,9 +146,12 @@ class AsyncConsumer:
             raise self._no_layer()
         return self._channel_name
 
-    def _no_layer(self) -> ConsumerError:
+    def _no_layer(self) -> ConsumerError | LayerNotRegisteredError:
         name = type(self).__name__
-        if self.channel_layer_alias is None:
+        alias = self.channel_layer_alias
+        if alias is not None and self._base_send is not None:  # serving, alias not registered
+            return self._not_registered(alias)
+        if alias is None:
             return ConsumerError(
                 f"{name} has no channel layer because its channel_layer_alias is None; "
                 "set it to a registered alias (e.g. 'default') to use one"
@@ -137,20 +160,32 @@ class AsyncConsumer:
             f"{name}'s channel layer and channel name exist only while a connection is served"
         )
 
+    def _not_registered(self, alias: str) -> LayerNotRegisteredError:
+        try:
+            get_channel_layer(alias)
+        except LayerNotRegisteredError as exc:
+            return LayerNotRegisteredError(
+                f"{type(self).__name__} uses a channel layer, but {exc} (e.g. "
+                "InMemoryChannelLayer() in tests); it serves without one as long as it does "
+                "not use it"
+            )
+        return LayerNotRegisteredError(  # registered since this connection started
+            f"{type(self).__name__}'s connection started before a channel layer was registered "
+            f"as {alias!r}; register layers at start-up, before serving"
+        )
+
     async def join_group(self, group: str) -> None:
         """Add this connection's channel to ``group``; it is left when the connection ends.
 
         For groups chosen at run time (``f"room-{room}"``); ``groups`` lists fixed ones.
         """
         await self.channel_layer.group_add(group, self.channel_name)
-        if group not in self._joined:
-            self._joined.append(group)
+        self._joined[group] = None
 
     async def leave_group(self, group: str) -> None:
         """Remove this connection's channel from ``group`` now (no error if not a member)."""
         await self.channel_layer.group_discard(group, self.channel_name)
-        if group in self._joined:
-            self._joined.remove(group)
+        self._joined.pop(group, None)
 
     async def layer_reconnected(self, message: Message) -> None:
         """The channel layer may have lost messages meant for this connection.
@@ -217,7 +252,11 @@ class AsyncConsumer:
         self._base_send = send
         error: BaseException | None = None
         try:
-            await self._start()
+            try:
+                await self._start()
+            except LayerConnectionError as exc:
+                await self._layer_unavailable(exc, receive)
+                return
             await self._serve(receive)
         except StopConsumer:
             pass
@@ -248,15 +287,17 @@ class AsyncConsumer:
         try:
             layer = get_channel_layer(alias)
         except LayerNotRegisteredError as exc:
+            if not self.groups:
+                return  # serves without a layer; using it raises (see channel_layer)
             raise LayerNotRegisteredError(
-                f"{exc}; or set channel_layer_alias = None on {type(self).__name__} if it "
-                "needs no channel layer"
+                f"{type(self).__name__} joins groups {list(self.groups)!r}, so it needs a "
+                f"channel layer, but {exc} (e.g. InMemoryChannelLayer() in tests)"
             ) from None
         self._layer = layer
         self._channel_name = await layer.new_channel()
         for group in self.groups:
             await layer.group_add(group, self._channel_name)
-            self._joined.append(group)
+            self._joined[group] = None
 
     async def _serve(self, receive: Receive) -> None:
         """Start one task per source; return or raise when either ends the connection."""
@@ -306,6 +347,12 @@ class AsyncConsumer:
             while True:
                 try:
                     message = await source()
+                    if (
+                        from_layer
+                        and message.get("type") not in APP_MESSAGE_TYPES
+                        and self._refuse_server_event(message)
+                    ):
+                        continue
                 except Exception as exc:
                     if not turn.take_nowait():
                         await turn.take()
@@ -341,6 +388,22 @@ class AsyncConsumer:
             if not isinstance(exc, Exception):
                 raise
 
+    def _refuse_server_event(self, message: Message) -> bool:
+        """True (and a warning logged) if ``message`` has the type of an ASGI event."""
+        kind = message.get("type")
+        if not isinstance(kind, str) or not is_server_event_type(kind):
+            return False
+        logger.warning(
+            "%s on %s dropped a layer message of type %r: events of the ASGI protocol come "
+            "only from the server, never from a channel layer; its sender must use another "
+            "type (e.g. 'app.%s')",
+            type(self).__name__,
+            self.scope.get("path"),
+            kind,
+            kind,
+        )
+        return True
+
     async def _stop_readers(self) -> None:
         """Stop both source tasks (:func:`stop_tasks`), then wait until no handler runs
         (e.g. one a worker dispatched in turn); a cancellation meanwhile is raised after."""
@@ -356,7 +419,7 @@ class AsyncConsumer:
 
     async def _leave_groups(self) -> None:
         """Leave every joined group; errors are logged, never raised (cleanup path)."""
-        joined, self._joined = self._joined, []
+        joined, self._joined = self._joined, {}
         if self._layer is None or self._channel_name is None:
             return
         for group in joined:
@@ -389,6 +452,14 @@ class AsyncConsumer:
             turn.give()
 
     # -- hooks for protocol subclasses ---------------------------------------------------
+
+    async def _layer_unavailable(self, error: LayerConnectionError, receive: Receive) -> None:
+        """The layer could not be reached as the connection started: nothing ran yet.
+
+        This base re-raises (logged once, with the cause); a protocol subclass answers the
+        client instead (a WebSocket consumer refuses the handshake with 1013).
+        """
+        raise error
 
     def _should_dispatch(self, message: Message, *, from_layer: bool) -> bool:
         """Whether an event taken is still worth handling (layer messages stop at disconnect)."""

@@ -13,10 +13,23 @@ A socket moves through :class:`WebSocketState` in one direction only::
 * Once the peer is gone (DISCONNECTED), frames sent are dropped: no one can receive them.
   After this consumer closed the socket, layer messages are no longer dispatched.
 * Malformed client input closes that one socket: a JSON consumer closes with
-  ``INVALID_PAYLOAD`` (1007) on text that is not JSON and ``UNSUPPORTED_DATA`` (1003) on a
-  binary frame. An exception in consumer code closes with ``INTERNAL_ERROR`` (1011), is
+  ``INVALID_PAYLOAD`` (1007) on text that is not JSON (``NaN`` and ``Infinity`` are not;
+  nor is nesting too deep to decode) and ``UNSUPPORTED_DATA`` (1003) on a binary frame, and
+  logs one line. An exception in consumer code closes with ``INTERNAL_ERROR`` (1011), is
   logged on ``fast_channels.consumer`` and re-raised to the server; other connections
   never notice.
+* ``disconnect(code)`` runs exactly once for every connection whose ``connect()`` ran: when
+  the peer leaves, and also when a handler raised (``code`` 1011), raised ``StopConsumer``
+  (1000) or the server cancelled the consumer (the code it closed with, else 1006).
+* A close code the server refuses (daphne sends only 1000 and 3000-4999) is replaced by
+  1000 NORMAL_CLOSURE, its reason prefixed with the code meant. For an exception in
+  consumer code the close is left to the server, which closes on the error (daphne: 1011).
+* ``connect()`` returning without ``accept()`` or ``close()`` leaves the client waiting for
+  the handshake answer: that is logged as a warning once per consumer class.
+* A channel layer that cannot be reached as a connection starts (``LayerConnectionError``)
+  refuses it: the handshake is accepted and closed at once with ``TRY_AGAIN_LATER`` (1013,
+  reason "channel layer unavailable"), logged as one line naming the cause; ``connect()``
+  does not run. Browsers read that code, unlike the HTTP 403 of a rejected handshake.
 """
 
 from __future__ import annotations
@@ -24,17 +37,33 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from fast_channels.consumer.base import AsyncConsumer, logger
-from fast_channels.exceptions import DenyConnection, StopConsumer, WebSocketStateError
+from fast_channels.exceptions import (
+    DenyConnection,
+    LayerConnectionError,
+    StopConsumer,
+    WebSocketStateError,
+)
 from fast_channels.status import CloseCode
-from fast_channels.types import Message
+from fast_channels.types import Message, Receive
 
 __all__ = ["AsyncJsonWebsocketConsumer", "AsyncWebsocketConsumer", "WebSocketState"]
 
 _UNSENDABLE_CODES = frozenset({1005, 1006, 1015})
 _MAX_REASON_BYTES = 123
+_UNAVAILABLE_REASON = "channel layer unavailable"
+_warned_no_answer: set[type] = set()  # consumer classes whose connect() forgot to answer
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
+
+
+# The json module's defaults, except that NaN and Infinity are refused both ways.
+_JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_JSON_ENCODER = json.JSONEncoder(allow_nan=False)
 
 
 class WebSocketState(enum.Enum):
@@ -55,8 +84,9 @@ class AsyncWebsocketConsumer(AsyncConsumer):
 
     ``connect()`` accepts by default; raise ``DenyConnection`` in it to reject the
     handshake. ``receive()`` gets each frame (``text_data`` or ``bytes_data``).
-    ``disconnect(code)`` runs once the peer is gone, after the groups were left. Layer
-    messages go to the method their ``type`` names.
+    ``disconnect(code)`` runs once the peer is gone, after the groups were left, and
+    exactly once per connection whose ``connect()`` ran, however it ended. Layer messages go
+    to the method their ``type`` names.
     """
 
     scope_type: ClassVar[str | None] = "websocket"
@@ -72,6 +102,9 @@ class AsyncWebsocketConsumer(AsyncConsumer):
     def __init__(self, **initkwargs: object) -> None:
         super().__init__(**initkwargs)
         self.state: WebSocketState = WebSocketState.CONNECTING
+        self._connect_ran = False
+        self._disconnect_ran = False
+        self._close_code: int | None = None  # the code this consumer closed with
 
     # -- override these ------------------------------------------------------------------
 
@@ -83,7 +116,11 @@ class AsyncWebsocketConsumer(AsyncConsumer):
         """A frame from the client: exactly one of ``text_data`` / ``bytes_data`` is set."""
 
     async def disconnect(self, code: int, /) -> None:
-        """The peer is gone (``code`` is the close code). The groups are already left."""
+        """The connection ended (``code`` is the close code); the groups are already left.
+
+        Runs once per connection whose ``connect()`` ran: also when a handler raised
+        (1011) or raised ``StopConsumer`` (1000). For clean-up.
+        """
 
     # -- actions -------------------------------------------------------------------------
 
@@ -146,20 +183,61 @@ class AsyncWebsocketConsumer(AsyncConsumer):
             raise ValueError(f"close reason is over {_MAX_REASON_BYTES} bytes in UTF-8")
         if self.state in (WebSocketState.CLOSED, WebSocketState.DISCONNECTED):
             return
-        event: Message = {"type": "websocket.close", "code": int(code)}
+        self.state = WebSocketState.CLOSED
+        self._close_code = int(code)
+        await self._send_close(int(code), reason)
+
+    async def _send_close(self, code: int, reason: str | None, *, fallback: bool = True) -> None:
+        """Send the close event; if the server refuses ``code`` (raises), send 1000 instead
+        (unless not ``fallback``: then the server's error is raised)."""
+        event: Message = {"type": "websocket.close", "code": code}
         if reason:
             event["reason"] = reason
-        self.state = WebSocketState.CLOSED
-        await self._send_event(event)
+        try:
+            await self._send_event(event)
+        except Exception as exc:
+            if not fallback or code == CloseCode.NORMAL_CLOSURE:
+                raise
+            logger.debug(
+                "%s: the server refused close code %d (%r); sent 1000",
+                type(self).__name__,
+                code,
+                exc,
+            )
+            meant = f"{code} {reason}" if reason else str(code)
+            await self._send_event(
+                {
+                    "type": "websocket.close",
+                    "code": int(CloseCode.NORMAL_CLOSURE),
+                    "reason": meant.encode()[:_MAX_REASON_BYTES].decode(errors="ignore"),
+                }
+            )
 
     # -- ASGI event handlers -----------------------------------------------------------
 
     async def websocket_connect(self, message: Message) -> None:
         """The handshake arrived: run ``connect()``; ``DenyConnection`` rejects it."""
+        self._connect_ran = True
         try:
             await self.connect()
         except DenyConnection:
             await self.close()
+        if self.state is WebSocketState.CONNECTING:
+            self._warn_no_answer()
+
+    def _warn_no_answer(self) -> None:
+        cls = type(self)
+        if cls in _warned_no_answer:
+            return
+        _warned_no_answer.add(cls)
+        logger.warning(
+            "%s.connect() returned without accept() or close() on %s: the client waits for "
+            "the handshake answer until its own timeout. Call `await self.accept()` in "
+            "connect(), or raise DenyConnection to reject (logged once per consumer class; "
+            "ignore it if this consumer accepts later on purpose)",
+            cls.__qualname__,
+            self.scope.get("path"),
+        )
 
     async def websocket_receive(self, message: Message) -> None:
         """A frame arrived: pass it to ``receive()``."""
@@ -172,8 +250,8 @@ class AsyncWebsocketConsumer(AsyncConsumer):
     async def websocket_disconnect(self, message: Message) -> None:
         """The peer is gone: leave the groups, run ``disconnect(code)``, stop."""
         self.state = WebSocketState.DISCONNECTED
-        await self._leave_groups()
-        await self.disconnect(message.get("code", CloseCode.NO_STATUS_RECEIVED))
+        if not self._disconnect_ran:
+            await self._run_disconnect(message.get("code", CloseCode.NO_STATUS_RECEIVED))
         raise StopConsumer
 
     # -- internals -----------------------------------------------------------------------
@@ -196,25 +274,71 @@ class AsyncWebsocketConsumer(AsyncConsumer):
             self.state = WebSocketState.DISCONNECTED
 
     def _should_dispatch(self, message: Message, *, from_layer: bool) -> bool:
-        if self.state is WebSocketState.DISCONNECTED:
+        if self.state is WebSocketState.DISCONNECTED or self.state is WebSocketState.CLOSED:
             return not from_layer and message.get("type") == "websocket.disconnect"
-        if self.state is WebSocketState.CLOSED:
-            return message.get("type") == "websocket.disconnect"
         return super()._should_dispatch(message, from_layer=from_layer)
 
+    async def _run_disconnect(self, code: int) -> None:
+        self._disconnect_ran = True
+        await self._leave_groups()
+        await self.disconnect(code)
+
     async def _finish(self, error: BaseException | None) -> None:
-        if self._client_gone or self.state not in (
-            WebSocketState.CONNECTING,
-            WebSocketState.CONNECTED,
-        ):
+        try:
+            if not self._client_gone and self.state in (
+                WebSocketState.CONNECTING,
+                WebSocketState.CONNECTED,
+            ):
+                if error is None:
+                    await self.close()
+                elif isinstance(error, Exception):
+                    await self._close_after_error()
+        finally:
+            if self._connect_ran and not self._disconnect_ran:
+                await self._disconnect_at_end(
+                    CloseCode.ABNORMAL_CLOSURE if self._close_code is None else self._close_code
+                )
+
+    async def _close_after_error(self) -> None:
+        self.state = WebSocketState.CLOSED
+        self._close_code = CloseCode.INTERNAL_ERROR
+        try:
+            # No fallback: a server that refuses 1011 closes on the error raised to it.
+            await self._send_close(CloseCode.INTERNAL_ERROR, None, fallback=False)
+        except Exception as exc:
+            logger.debug("%s: could not close after an error: %r", type(self).__name__, exc)
+
+    async def _disconnect_at_end(self, code: int) -> None:
+        """Run ``disconnect(code)`` as serving ends; its failure is logged, not raised (the
+        connection is over, and whatever ended it is being raised)."""
+        try:
+            await self._run_disconnect(code)
+        except Exception as exc:
+            logger.error(
+                "%s.disconnect() failed as the connection ended: %r",
+                type(self).__name__,
+                exc,
+                exc_info=exc,
+            )
+
+    async def _layer_unavailable(self, error: LayerConnectionError, receive: Receive) -> None:
+        """Refuse the connection with 1013 (try again later) and one log line: the layer
+        cannot be reached, so it could not be served; ``connect()`` never ran."""
+        event = await receive()
+        if event.get("type") != "websocket.connect":  # the client left first
+            self.state = WebSocketState.DISCONNECTED
             return
-        if error is None:
-            await self.close()
-        elif isinstance(error, Exception):
-            try:
-                await self.close(CloseCode.INTERNAL_ERROR)
-            except Exception as exc:
-                logger.debug("%s: could not close after an error: %r", type(self).__name__, exc)
+        logger.warning(
+            "%s refused a connection to %s with %d (try again later): its channel layer "
+            "%r is unreachable: %s",
+            type(self).__name__,
+            self.scope.get("path"),
+            CloseCode.TRY_AGAIN_LATER,
+            self.channel_layer_alias,
+            error,
+        )
+        await self.accept()
+        await self.close(CloseCode.TRY_AGAIN_LATER, _UNAVAILABLE_REASON)
 
 
 class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
@@ -242,6 +366,9 @@ class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
         except ValueError as exc:
             await self._reject_input(CloseCode.INVALID_PAYLOAD, f"malformed JSON: {exc}")
             return
+        except RecursionError:
+            await self._reject_input(CloseCode.INVALID_PAYLOAD, "JSON nested too deeply")
+            return
         await self.receive_json(content)
 
     async def receive_json(self, content: Any) -> None:
@@ -253,13 +380,15 @@ class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
 
     @classmethod
     def decode_json(cls, text_data: str) -> Any:
-        """Decode a text frame; raise ``ValueError`` when it is not valid."""
-        return json.loads(text_data)
+        """Decode a text frame; raise ``ValueError`` when it is not valid JSON (``NaN`` and
+        ``Infinity`` are not) and ``RecursionError`` when nested too deeply to decode."""
+        return _JSON_DECODER.decode(text_data)
 
     @classmethod
     def encode_json(cls, content: object) -> str:
-        """Encode ``content`` for a text frame."""
-        return json.dumps(content)
+        """Encode ``content`` for a text frame; ``ValueError`` for a NaN or infinite float
+        (JSON has none), ``TypeError`` for a value JSON has no form for."""
+        return _JSON_ENCODER.encode(content)
 
     async def _reject_input(self, code: CloseCode, reason: str) -> None:
         logger.info(

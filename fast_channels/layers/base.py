@@ -14,6 +14,11 @@ Delivery semantics, the same for every layer:
 * **Expiry.** A message not received within ``expiry`` seconds is dropped. A group
   membership not refreshed (``group_add`` again) within ``group_expiry`` seconds ends.
 * **Cancellation.** Cancelling a ``receive()`` loses no message.
+* **No impersonation.** A message whose ``type`` is an event of the ASGI protocol
+  (``websocket.*``, ``http.*``, ``lifespan.*``; see :func:`.names.is_server_event_type`) is
+  refused with ``InvalidMessageError`` by ``send`` and ``group_send``: those events come
+  only from the server, so a layer message must never pass for one (a consumer drops any
+  that arrive).
 
 Every public method validates its arguments before anything reaches a backend and raises
 the typed errors of :mod:`fast_channels.exceptions`.
@@ -44,7 +49,9 @@ from fast_channels.layers._local import LocalCore, Payload
 from fast_channels.layers._shared import own_copy, share
 from fast_channels.layers.contract import ChannelLayer
 from fast_channels.layers.names import (
+    APP_MESSAGE_TYPES,
     VALID_CHANNELS,
+    is_server_event_type,
     require_channel_name,
     require_channel_prefix,
     require_group_name,
@@ -55,7 +62,12 @@ from fast_channels.serialization import Serializer, make_serializer
 from fast_channels.sync import SyncLayerMethods
 from fast_channels.types import Message
 
-__all__ = ["RESYNC_MESSAGE_TYPE", "BaseChannelLayer", "ChannelLayer", "LayerStatistics"]
+__all__ = [
+    "RESYNC_MESSAGE_TYPE",
+    "BaseChannelLayer",
+    "ChannelLayer",
+    "LayerStatistics",
+]
 
 logger: logging.Logger = logging.getLogger("fast_channels.layers")
 
@@ -176,6 +188,12 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
             raise InvalidMessageError(
                 "a message needs a non-empty str 'type' naming its handler, e.g. "
                 f"{{'type': 'chat.message', ...}}; got type={kind!r}"
+            )
+        if kind not in APP_MESSAGE_TYPES and is_server_event_type(kind):
+            raise InvalidMessageError(
+                f"a message of type {kind!r} would pass for an event of the ASGI protocol, "
+                "which only the server sends; name it after your app instead, e.g. "
+                f"'app.{kind}' (handled by app_{kind.replace('.', '_')})"
             )
         for key in msg:
             if not isinstance(key, str):

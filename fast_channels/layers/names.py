@@ -1,14 +1,19 @@
-"""What a channel or group name may be, checked before anything reaches a backend."""
+"""What a channel or group name may be, checked before anything reaches a backend; and
+which message types only the server may use."""
 
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from fast_channels.exceptions import InvalidChannelNameError, InvalidGroupNameError
 
 __all__ = [
+    "APP_MESSAGE_TYPES",
     "MAX_NAME_LENGTH",
+    "SERVER_EVENT_PREFIXES",
     "VALID_CHANNELS",
+    "is_server_event_type",
     "require_channel_name",
     "require_channel_prefix",
     "require_group_name",
@@ -42,6 +47,31 @@ def require_channel_name(name: object) -> str:
         "characters of ASCII letters, digits, '-', '_' and '.', optionally followed by "
         "'!' and a process-local part"
     )
+
+
+SERVER_EVENT_PREFIXES: Final = ("websocket.", "http.", "lifespan.")
+"""How the ``type`` of an ASGI protocol event starts. Only the server sends those events, so
+layers refuse messages of these types and consumers never dispatch one from a layer."""
+
+APP_MESSAGE_TYPES: set[str] = set()
+"""Message types already found not to be ASGI protocol events (that depends on the string
+alone): hot paths test ``kind not in APP_MESSAGE_TYPES`` before calling
+:func:`is_server_event_type`. Bounded; cleared when full."""
+_APP_TYPES_CACHE_SIZE = 4_096
+
+
+def is_server_event_type(kind: str) -> bool:
+    """Whether ``kind`` is the type of an ASGI protocol event (``websocket.*``, ``http.*``,
+    ``lifespan.*``), which only the server sends; other types are remembered in
+    :data:`APP_MESSAGE_TYPES`."""
+    if kind in APP_MESSAGE_TYPES:
+        return False
+    if kind.startswith(SERVER_EVENT_PREFIXES):
+        return True
+    if len(APP_MESSAGE_TYPES) >= _APP_TYPES_CACHE_SIZE:
+        APP_MESSAGE_TYPES.clear()
+    APP_MESSAGE_TYPES.add(kind)
+    return False
 
 
 def require_group_name(name: object) -> str:

@@ -19,7 +19,7 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from fast_channels.consumer.base import AsyncConsumer
-from fast_channels.exceptions import CommunicatorError
+from fast_channels.exceptions import CommunicatorError, CommunicatorTimeoutError
 from fast_channels.status import CloseCode
 from fast_channels.testing.application import ApplicationCommunicator
 from fast_channels.types import ASGIApp, Scope
@@ -92,9 +92,20 @@ class WebsocketCommunicator(ApplicationCommunicator):
         self.connected: bool = False
 
     async def connect(self, timeout: float = 1) -> tuple[bool, str | int | None]:
-        """Open the socket: ``(True, subprotocol)`` if accepted, else ``(False, close code)``."""
+        """Open the socket: ``(True, subprotocol)`` if accepted, else ``(False, close code)``.
+
+        ``CommunicatorTimeoutError`` if the application does not answer the handshake within
+        ``timeout`` seconds (a consumer whose ``connect()`` forgot ``accept()``).
+        """
         await self.send_input({"type": "websocket.connect"})
-        answer = await self._next_output(timeout, "the handshake answer (connect)")
+        try:
+            answer = await self._next_output(timeout, "the handshake answer (connect)")
+        except CommunicatorTimeoutError as exc:
+            raise CommunicatorTimeoutError(
+                f"{exc}. A consumer answers the handshake in its connect() with "
+                "`await self.accept()` (or close() / raise DenyConnection to reject): "
+                "does it call one of them?"
+            ) from None
         if answer["type"] == "websocket.accept":
             self.connected = True
             subprotocol: str | None = answer.get("subprotocol")

@@ -18,7 +18,7 @@ from fast_channels.exceptions import (
     StopConsumer,
     UnknownMessageTypeError,
 )
-from fast_channels.layers import InMemoryChannelLayer, register_channel_layer
+from fast_channels.layers import InMemoryChannelLayer
 from fast_channels.testing import ApplicationCommunicator, WebsocketCommunicator
 from fast_channels.types import Message, Scope
 
@@ -133,17 +133,6 @@ async def test_initkwargs_override_class_attributes_per_route(
 
 
 # -- the channel layer -----------------------------------------------------------------
-
-
-async def test_unknown_alias_names_the_registered_ones_and_the_way_out() -> None:
-    register_channel_layer("other", InMemoryChannelLayer())
-    communicator = WebsocketCommunicator(Recorder, "/")
-    with pytest.raises(LayerNotRegisteredError) as info:
-        await communicator.connect()
-    text = str(info.value)
-    assert "'default'" in text
-    assert "'other'" in text
-    assert "channel_layer_alias = None on Recorder" in text
 
 
 async def test_channel_layer_is_a_clear_error_without_a_layer() -> None:

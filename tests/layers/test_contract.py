@@ -122,6 +122,42 @@ async def test_bad_messages_get_typed_errors(
     assert await nothing_within(layer, channel, 0.05)
 
 
+@pytest.mark.parametrize(
+    "kind_of_event",
+    [
+        "websocket.disconnect",
+        "websocket.receive",
+        "websocket.connect",
+        "http.request",
+        "lifespan.startup",
+    ],
+)
+async def test_asgi_event_types_are_refused(layer: BaseChannelLayer, kind_of_event: str) -> None:
+    """Only the server sends ASGI protocol events: a layer message must not pass for one."""
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    message = {"type": kind_of_event, "code": 1000, "text": "forged"}
+    with pytest.raises(InvalidMessageError, match="ASGI protocol"):
+        await layer.send(channel, message)
+    with pytest.raises(InvalidMessageError, match="ASGI protocol"):
+        await layer.group_send("g", message)
+    await layer.send(channel, {"type": "app.websocket.disconnect"})  # a prefix of one's own
+    assert await asyncio.wait_for(layer.receive(channel), 5) == {"type": "app.websocket.disconnect"}
+    assert await nothing_within(layer, channel, 0.05)
+
+
+async def test_receive_on_another_layers_local_channel_is_refused(
+    make_layer: MakeLayer,
+) -> None:
+    """A ``!`` channel belongs to the layer object that made it: another one never gets its
+    messages, so waiting on it there would block forever."""
+    owner = await make_layer()
+    other = await make_layer()
+    channel = await owner.new_channel()
+    with pytest.raises(InvalidChannelNameError, match="process-local"):
+        await asyncio.wait_for(other.receive(channel), 5)
+
+
 async def test_message_type_error_is_also_a_type_error() -> None:
     assert issubclass(MessageTypeError, TypeError)
     assert issubclass(InvalidMessageError, ValueError)

@@ -55,9 +55,10 @@ class ThumbnailConsumer(AsyncConsumer):
 
 
 class MissingLayerConsumer(AsyncConsumer):
-    """Uses a layer alias that nobody registers: it cannot start."""
+    """Joins a group on a layer alias that nobody registers: it cannot start."""
 
     channel_layer_alias = "missing"
+    groups = ["jobs"]
 
 
 class ChatSocket(AsyncWebsocketConsumer):
