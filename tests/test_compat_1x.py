@@ -529,6 +529,7 @@ async def test_accept_connection_and_response_headers() -> None:
         assert await client.connect() == (True, None)
         assert client.response_headers == []
         assert client.scope["asgi"]["spec_version"] == "2.1"
+        assert await client.receive_nothing(0.01, 0.01)  # 1.x's (timeout, interval)
     async with WebsocketCommunicator(Accepter, "/headers", spec_version=2) as client:
         await client.connect()
         assert client.response_headers == [(b"x-list", b"1"), (b"x-tuple", b"2")]

@@ -6,6 +6,8 @@ import asyncio
 from typing import Any, ClassVar
 
 import pytest
+from fastapi import FastAPI
+from starlette.routing import Route
 
 from fast_channels.consumer import AsyncHttpConsumer, HttpResponseState
 from fast_channels.exceptions import (
@@ -350,3 +352,10 @@ def test_communicator_arguments(args: Any, error: str | None) -> None:
         return
     with pytest.raises(ValueError, match=error):
         HttpCommunicator(Hello, *args)
+
+
+async def test_fastapi_routes_an_http_consumer() -> None:
+    app = FastAPI()
+    app.router.routes.append(Route("/hello", Hello.as_asgi()))
+    async with HttpCommunicator(app, "/hello", method="POST", body=b"api") as client:
+        assert (await client.get_response())["body"] == b"POST api"
