@@ -359,3 +359,54 @@ async def test_fastapi_routes_an_http_consumer() -> None:
     app.router.routes.append(Route("/hello", Hello.as_asgi()))
     async with HttpCommunicator(app, "/hello", method="POST", body=b"api") as client:
         assert (await client.get_response())["body"] == b"POST api"
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        ("send_body", r"send_body\(\) needs bytes, got str"),
+        ("send_response", r"send_response\(\) needs a bytes body, got str"),
+    ],
+)
+async def test_bodies_must_be_bytes(call: str, error: str) -> None:
+    class Text(AsyncHttpConsumer):
+        channel_layer_alias = None
+
+        async def handle(self, body: bytes) -> None:
+            text: Any = "text"
+            if call == "send_body":
+                await self.send_headers()
+                await self.send_body(text)
+            else:
+                await self.send_response(200, text)
+
+    async with HttpCommunicator(Text, "/") as client:
+        await client.send_request()
+        with pytest.raises(TypeError, match=error):
+            await client.wait()
+
+
+async def test_a_request_body_that_is_not_bytes_is_refused() -> None:
+    async with HttpCommunicator(Hello, "/") as client:
+        await client.send_input({"type": "http.request", "body": "text"})
+        with pytest.raises(ConsumerError, match=r"http\.request body must be bytes"):
+            await client.wait()
+
+
+async def test_a_failing_disconnect_after_an_error_is_logged_not_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Failing(AsyncHttpConsumer):
+        channel_layer_alias = None
+
+        async def handle(self, body: bytes) -> None:
+            raise RuntimeError("handle failed")
+
+        async def disconnect(self) -> None:
+            raise RuntimeError("disconnect failed")
+
+    async with HttpCommunicator(Failing, "/") as client:
+        await client.send_request()
+        with pytest.raises(RuntimeError, match="handle failed"):
+            await client.wait()
+    assert "Failing.disconnect() failed after an error" in caplog.text
