@@ -44,6 +44,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar, cast
 
+from fast_channels._headers import header_pairs
 from fast_channels.consumer.base import AsyncConsumer, logger
 from fast_channels.exceptions import ConfigurationError, ConsumerError, StopConsumer
 from fast_channels.types import Message
@@ -68,19 +69,9 @@ class HttpResponseState(enum.Enum):
 def _header_pairs(headers: Headers | None) -> list[tuple[bytes, bytes]]:
     if headers is None:
         return []
-    items: Iterable[object]
     if isinstance(headers, Mapping):
-        items = cast("Mapping[object, object]", headers).items()
-    else:
-        items = headers
-    pairs: list[tuple[bytes, bytes]] = []
-    for header in items:
-        pair = cast("Sequence[object]", header) if isinstance(header, tuple | list) else ()
-        name, value = pair if len(pair) == 2 else (None, None)
-        if not isinstance(name, bytes) or not isinstance(value, bytes):
-            raise TypeError(f"response headers must be (bytes, bytes) pairs, got {header!r}")
-        pairs.append((name, value))
-    return pairs
+        return header_pairs(cast("Mapping[object, object]", headers).items(), what="headers")
+    return header_pairs(headers, what="response headers")
 
 
 class AsyncHttpConsumer(AsyncConsumer):

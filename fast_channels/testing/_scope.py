@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
+from fast_channels._headers import header_pairs
 from fast_channels.consumer.base import AsyncConsumer
 from fast_channels.types import ASGIApp, Scope
 
-__all__ = ["Headers", "application_of", "connection_scope", "header_pairs"]
+__all__ = ["Headers", "application_of", "connection_scope"]
 
 Headers = Sequence[tuple[bytes, bytes] | list[bytes]]
 """Request headers: (name, value) pairs of bytes, as tuples or as ASGI's two-item lists."""
@@ -24,20 +25,6 @@ def application_of(application: ASGIApp | type[AsyncConsumer]) -> ASGIApp:
         return application.as_asgi()
     # an ASGI app, which may itself be a class (Starlette's WebSocketEndpoint)
     return cast(ASGIApp, application)
-
-
-def header_pairs(headers: Headers) -> list[tuple[bytes, bytes]]:
-    """``headers`` as (lowercased name, value) tuples; ``TypeError`` for anything else."""
-    pairs: list[tuple[bytes, bytes]] = []
-    for header in headers:
-        if not (
-            isinstance(header, tuple | list)
-            and len(header) == 2
-            and all(isinstance(p, bytes) for p in header)
-        ):
-            raise TypeError(f"headers must be (bytes, bytes) pairs, got {header!r}")
-        pairs.append((header[0].lower(), header[1]))
-    return pairs
 
 
 def _spec_version(spec_version: str | int | None) -> str:
@@ -71,7 +58,7 @@ def connection_scope(
         "path": unquote(parts.path),
         "raw_path": parts.path.encode(),
         "query_string": parts.query.encode(),
-        "headers": header_pairs(headers),
+        "headers": [(name.lower(), value) for name, value in header_pairs(headers, what="headers")],
         "extensions": {},
         "state": {},
     }
