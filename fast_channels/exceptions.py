@@ -25,17 +25,22 @@ already catches builtins keeps working.
     ├── DecryptionError (ValueError)             no configured key decrypts a message
     ├── SyncCalledFromAsyncError (RuntimeError)  a *_sync method called inside an event loop
     ├── StopConsumer                             raised by a handler to end the consumer
+    ├── AcceptConnection                         raised in connect() to accept the handshake
     ├── DenyConnection                           raised in connect() to reject the handshake
     ├── ConsumerError (RuntimeError)             a consumer used in a way it does not allow
     │   ├── UnknownMessageTypeError              no handler method for a message "type"
     │   └── WebSocketStateError                  send before accept / after close, etc.
     ├── CommunicatorError (AssertionError)       the app under test did something unexpected
     └── CommunicatorTimeoutError (TimeoutError)  a testing communicator waited too long
+
+fast-channels 1.x's names stay: ``InvalidChannelLayerError`` is ``ConfigurationError`` and
+``MessageTooLarge`` is ``MessageTooLargeError``.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AcceptConnection",
     "ChannelFull",
     "CommunicatorError",
     "CommunicatorTimeoutError",
@@ -44,6 +49,7 @@ __all__ = [
     "DecryptionError",
     "DenyConnection",
     "FastChannelsError",
+    "InvalidChannelLayerError",
     "InvalidChannelNameError",
     "InvalidGroupNameError",
     "InvalidMessageError",
@@ -52,6 +58,7 @@ __all__ = [
     "LayerClosedError",
     "LayerConnectionError",
     "LayerNotRegisteredError",
+    "MessageTooLarge",
     "MessageTooLargeError",
     "MessageTypeError",
     "StopConsumer",
@@ -73,6 +80,10 @@ class ConfigurationError(FastChannelsError, ValueError):
     what it accepts. An unknown option name is a plain ``TypeError`` from Python itself,
     since every configuration is keyword-only.
     """
+
+
+InvalidChannelLayerError = ConfigurationError
+"""fast-channels 1.x's name of :class:`ConfigurationError`."""
 
 
 class LayerNotRegisteredError(FastChannelsError, LookupError):
@@ -128,6 +139,10 @@ class MessageTooLargeError(InvalidMessageError):
     """The encoded message is larger than the layer's ``max_message_size``."""
 
 
+MessageTooLarge = MessageTooLargeError
+"""fast-channels 1.x's name of :class:`MessageTooLargeError`."""
+
+
 class ChannelFull(FastChannelsError):
     """The channel holds ``capacity`` messages already; this message was not accepted.
 
@@ -165,6 +180,10 @@ class SyncCalledFromAsyncError(FastChannelsError, RuntimeError):
 
 class StopConsumer(FastChannelsError):
     """Raise from a consumer handler to end the consumer cleanly (not an error)."""
+
+
+class AcceptConnection(FastChannelsError):
+    """Raise from ``connect()`` to accept the WebSocket handshake (as ``accept()`` would)."""
 
 
 class DenyConnection(FastChannelsError):

@@ -2,8 +2,8 @@
 
 The ASGI aliases match Starlette's (``MutableMapping[str, Any]`` events), so an
 ``as_asgi()`` application type-checks wherever Starlette or FastAPI expect an ASGI app.
-The event TypedDicts document the WebSocket events of the ASGI spec, tagged by their
-``type`` literal.
+The event TypedDicts document the WebSocket and HTTP events of the ASGI spec, tagged by
+their ``type`` literal.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict, runtime_check
 
 __all__ = [
     "ASGIApp",
+    "HttpDisconnectEvent",
+    "HttpRequestEvent",
+    "HttpResponseBodyEvent",
+    "HttpResponseStartEvent",
     "Message",
     "Receive",
     "Scope",
@@ -104,3 +108,34 @@ class WebSocketDisconnectEvent(TypedDict):
     type: Literal["websocket.disconnect"]
     code: int
     reason: NotRequired[str | None]
+
+
+class HttpRequestEvent(TypedDict):
+    """A part of the request body; ``more_body`` is true while more parts follow."""
+
+    type: Literal["http.request"]
+    body: NotRequired[bytes]
+    more_body: NotRequired[bool]
+
+
+class HttpResponseStartEvent(TypedDict):
+    """The status and headers of the response (servers send them with the first body part)."""
+
+    type: Literal["http.response.start"]
+    status: int
+    headers: NotRequired[list[tuple[bytes, bytes]]]
+    trailers: NotRequired[bool]
+
+
+class HttpResponseBodyEvent(TypedDict):
+    """A part of the response body; ``more_body`` false (the default) ends the response."""
+
+    type: Literal["http.response.body"]
+    body: NotRequired[bytes]
+    more_body: NotRequired[bool]
+
+
+class HttpDisconnectEvent(TypedDict):
+    """The client is gone, or the response is complete."""
+
+    type: Literal["http.disconnect"]

@@ -1,11 +1,13 @@
 """Consumers: one instance per connection, handlers picked by message type.
 
 ``AsyncWebsocketConsumer`` for text/binary WebSockets, ``AsyncJsonWebsocketConsumer`` for
-JSON ones, ``AsyncConsumer`` as the protocol-neutral base. Mount any of them with
+JSON ones, ``AsyncHttpConsumer`` for HTTP (long-poll, Server-Sent Events),
+``AsyncConsumer`` as the protocol-neutral base. Mount any of them with
 ``Consumer.as_asgi()``.
 """
 
 from fast_channels.consumer.base import AsyncConsumer, ConsumerApp
+from fast_channels.consumer.http import AsyncHttpConsumer, HttpResponseState
 from fast_channels.consumer.websocket import (
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
@@ -14,8 +16,10 @@ from fast_channels.consumer.websocket import (
 
 __all__ = [
     "AsyncConsumer",
+    "AsyncHttpConsumer",
     "AsyncJsonWebsocketConsumer",
     "AsyncWebsocketConsumer",
     "ConsumerApp",
+    "HttpResponseState",
     "WebSocketState",
 ]

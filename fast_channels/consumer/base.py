@@ -40,7 +40,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import ClassVar, Self
 
@@ -59,7 +59,7 @@ from fast_channels.layers.names import APP_MESSAGE_TYPES, is_server_event_type
 from fast_channels.layers.registry import get_channel_layer
 from fast_channels.types import Message, Receive, Scope, Send
 
-__all__ = ["AsyncConsumer", "ConsumerApp"]
+__all__ = ["AsyncConsumer", "ConsumerApp", "get_handler_name"]
 
 logger: logging.Logger = logging.getLogger("fast_channels.consumer")
 
@@ -68,6 +68,28 @@ logger: logging.Logger = logging.getLogger("fast_channels.consumer")
 # Only types a class has a handler for get in, so its size is bounded by the code.
 _HANDLERS: dict[tuple[type, str], str] = {}
 _MAX_HANDLERS = 10_000
+
+
+def get_handler_name(message: Mapping[str, object]) -> str:
+    """The name of the method that handles ``message``: its ``"type"`` with dots turned
+    into underscores (``"chat.message"`` → ``"chat_message"``).
+
+    ``UnknownMessageTypeError`` if the message has no non-empty str ``"type"``, or its
+    method name would be private (start with ``_``).
+    """
+    kind = message.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise UnknownMessageTypeError(
+            f"a message without a str 'type' (keys: {sorted(message)}); every message "
+            "needs one naming its handler"
+        )
+    method = kind.replace(".", "_")
+    if method.startswith("_"):
+        raise UnknownMessageTypeError(
+            f"message type {kind!r} maps to the private name {method!r}; handler names "
+            "may not start with '_': give the message a type like 'chat.message'"
+        )
+    return method
 
 
 class AsyncConsumer:
@@ -207,20 +229,13 @@ class AsyncConsumer:
 
     def _handler_name(self, message: Message) -> str:
         """Check that ``message["type"]`` names an async handler of this class; remember it."""
-        kind = message.get("type")
         cls = type(self)
         name = cls.__name__
-        if not isinstance(kind, str) or not kind:
-            raise UnknownMessageTypeError(
-                f"{name} got a message without a str 'type' (keys: {sorted(message)}); "
-                "every message needs one naming its handler"
-            )
-        method = kind.replace(".", "_")
-        if method.startswith("_"):
-            raise UnknownMessageTypeError(
-                f"message type {kind!r} maps to the private name {method!r}; handler names "
-                "may not start with '_': give the message a type like 'chat.message'"
-            )
+        try:
+            method = get_handler_name(message)
+        except UnknownMessageTypeError as exc:
+            raise UnknownMessageTypeError(f"{name}: {exc}") from None
+        kind: str = message["type"]
         if method in self._api_methods:
             raise UnknownMessageTypeError(
                 f"message type {kind!r} maps to {name}.{method}(), which is consumer API, "

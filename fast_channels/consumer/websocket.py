@@ -41,6 +41,7 @@ from typing import Any, ClassVar, NoReturn
 
 from fast_channels.consumer.base import AsyncConsumer, logger
 from fast_channels.exceptions import (
+    AcceptConnection,
     DenyConnection,
     LayerConnectionError,
     StopConsumer,
@@ -125,9 +126,14 @@ class AsyncWebsocketConsumer(AsyncConsumer):
     # -- actions -------------------------------------------------------------------------
 
     async def accept(
-        self, subprotocol: str | None = None, headers: Sequence[tuple[bytes, bytes]] | None = None
+        self,
+        subprotocol: str | None = None,
+        headers: Sequence[tuple[bytes, bytes] | list[bytes]] | None = None,
     ) -> None:
-        """Accept the handshake, choosing one of the client's ``subprotocols`` if given."""
+        """Accept the handshake, choosing one of the client's ``subprotocols`` if given.
+
+        ``headers`` are name/value pairs of bytes, as tuples or as ASGI's two-item lists.
+        """
         self._require(WebSocketState.CONNECTING, "accept()")
         offered: Sequence[str] = self.scope.get("subprotocols") or ()
         if subprotocol is not None and subprotocol not in offered:
@@ -139,12 +145,12 @@ class AsyncWebsocketConsumer(AsyncConsumer):
         if headers is not None:
             for header in headers:
                 if not (
-                    isinstance(header, tuple)
+                    isinstance(header, tuple | list)
                     and len(header) == 2
                     and all(isinstance(part, bytes) for part in header)
                 ):
                     raise TypeError(f"accept(headers=) needs (bytes, bytes) pairs, got {header!r}")
-            event["headers"] = list(headers)
+            event["headers"] = [(name, value) for name, value in headers]
         await self._send_event(event)
         if self.state is WebSocketState.CONNECTING:
             self.state = WebSocketState.CONNECTED
@@ -216,10 +222,13 @@ class AsyncWebsocketConsumer(AsyncConsumer):
     # -- ASGI event handlers -----------------------------------------------------------
 
     async def websocket_connect(self, message: Message) -> None:
-        """The handshake arrived: run ``connect()``; ``DenyConnection`` rejects it."""
+        """The handshake arrived: run ``connect()``; ``DenyConnection`` rejects it,
+        ``AcceptConnection`` accepts it."""
         self._connect_ran = True
         try:
             await self.connect()
+        except AcceptConnection:
+            await self.accept()
         except DenyConnection:
             await self.close()
         if self.state is WebSocketState.CONNECTING:

@@ -8,6 +8,8 @@ from fast_channels.layers.base import BaseChannelLayer, ChannelLayer
 from fast_channels.layers.in_memory import InMemoryChannelLayer
 from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.registry import (
+    ChannelLayerRegistry,
+    channel_layers,
     get_channel_layer,
     has_layers,
     register_channel_layer,
@@ -19,9 +21,11 @@ from fast_channels.layers.statistics import LayerStatistics
 __all__ = [
     "BaseChannelLayer",
     "ChannelLayer",
+    "ChannelLayerRegistry",
     "InMemoryChannelLayer",
     "LayerStatistics",
     "OverflowPolicy",
+    "channel_layers",
     "get_channel_layer",
     "has_layers",
     "register_channel_layer",

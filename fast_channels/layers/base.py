@@ -31,7 +31,7 @@ import fnmatch
 import logging
 import re
 import secrets
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar, Self, cast
 
@@ -47,10 +47,12 @@ from fast_channels.exceptions import (
 )
 from fast_channels.layers._local import LocalCore, Payload
 from fast_channels.layers._shared import own_copy, share
+from fast_channels.layers._v1_helpers import V1LayerHelpers, missing_method
 from fast_channels.layers.contract import ChannelLayer
 from fast_channels.layers.names import (
     APP_MESSAGE_TYPES,
     VALID_CHANNELS,
+    ChannelNameCheck,
     is_server_event_type,
     require_channel_name,
     require_channel_prefix,
@@ -86,12 +88,17 @@ def _positive(name: str, value: object, *, integer: bool = False) -> None:
         raise ConfigurationError(f"{name} must be {kind}, got {value!r}")
 
 
-class BaseChannelLayer(SyncLayerMethods, ABC):
+class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
     """Validation, encoding, capacity and expiry rules shared by every backend.
 
     A backend implements the ``_``-prefixed transport methods only; they receive names
     that are already valid and payloads that are already encoded. Blocking twins of the
     methods (``send_sync``, ``group_send_sync``, ...) come from :mod:`fast_channels.sync`.
+
+    A layer written for fast-channels 1.x overrides the public methods instead, with the
+    helpers 1.x gave it (``get_capacity``, ``non_local_name``, ...: see
+    :mod:`fast_channels.layers._v1_helpers`); a method it implements neither way raises
+    ``NotImplementedError``, and ``aclose()`` calls its own ``close()``.
     """
 
     extensions: Sequence[str] = ("groups", "flush")
@@ -173,7 +180,18 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
             self._capacity_cache[channel] = cap
         return cap
 
-    require_valid_channel_name: staticmethod[[object], str] = staticmethod(require_channel_name)
+    def get_capacity(self, channel: str) -> int:
+        """The capacity of ``channel`` (fast-channels 1.x's name of :meth:`capacity_for`)."""
+        return self.capacity_for(channel)
+
+    def compile_capacities(
+        self, channel_capacity: Mapping[str | re.Pattern[str], int]
+    ) -> list[tuple[re.Pattern[str], int]]:
+        """Compile a ``channel_capacity`` mapping (glob strings or regexes to capacities),
+        as ``__init__`` does; 1.x layers assign the result to ``channel_capacity``."""
+        return self._compile_capacities(channel_capacity)
+
+    require_valid_channel_name: ClassVar[ChannelNameCheck] = staticmethod(require_channel_name)
     require_valid_group_name: staticmethod[[object], str] = staticmethod(require_group_name)
 
     def encode(self, message: object) -> bytes:
@@ -394,11 +412,11 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
 
     # -- transport (backends) --------------------------------------------------------
 
-    @abstractmethod
-    async def _send(self, channel: str, data: bytes) -> None: ...
+    async def _send(self, channel: str, data: bytes) -> None:
+        raise NotImplementedError(missing_method(self, "send"))
 
-    @abstractmethod
-    async def _receive(self, channel: str) -> Payload: ...
+    async def _receive(self, channel: str) -> Payload:
+        raise NotImplementedError(missing_method(self, "receive"))
 
     def _receives_locally(self, channel: str, loop: asyncio.AbstractEventLoop) -> bool:
         """Whether ``receive(channel)`` on ``loop`` needs nothing but the local mailbox
@@ -423,20 +441,22 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         if overrides and "_ready_first" not in cls.__dict__:
             cls._ready_first = False
 
-    @abstractmethod
-    async def _new_channel(self, prefix: str) -> str: ...
+    async def _new_channel(self, prefix: str) -> str:
+        raise NotImplementedError(missing_method(self, "new_channel"))
 
-    @abstractmethod
-    async def _group_add(self, group: str, channel: str) -> None: ...
+    async def _group_add(self, group: str, channel: str) -> None:
+        raise NotImplementedError(missing_method(self, "group_add"))
 
-    @abstractmethod
-    async def _group_discard(self, group: str, channel: str) -> None: ...
+    async def _group_discard(self, group: str, channel: str) -> None:
+        raise NotImplementedError(missing_method(self, "group_discard"))
 
-    @abstractmethod
-    async def _group_send(self, group: str, data: bytes) -> None: ...
+    async def _group_send(self, group: str, data: bytes) -> None:
+        raise NotImplementedError(missing_method(self, "group_send"))
 
-    @abstractmethod
-    async def _flush(self) -> None: ...
+    async def _flush(self) -> None:
+        raise NotImplementedError(missing_method(self, "flush"))
 
-    @abstractmethod
-    async def _aclose(self) -> None: ...
+    async def _aclose(self) -> None:
+        """Release the backend's resources; by default a 1.x layer's own ``close()``."""
+        if type(self).close is not BaseChannelLayer.close:
+            await self.close()

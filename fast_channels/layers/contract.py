@@ -20,7 +20,10 @@ __all__ = ["ChannelLayer"]
 class ChannelLayer(Protocol):
     """What consumers and applications can do with any channel layer."""
 
-    extensions: Sequence[str]
+    @property
+    def extensions(self) -> Sequence[str]:
+        """The optional parts of the contract this layer has (``"groups"``, ``"flush"``)."""
+        ...
 
     async def send(self, channel: str, message: Message) -> None:
         """Queue ``message`` for the one receiver of ``channel``; ``ChannelFull`` when full."""

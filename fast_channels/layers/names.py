@@ -4,7 +4,7 @@ which message types only the server may use."""
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Protocol
 
 from fast_channels.exceptions import InvalidChannelNameError, InvalidGroupNameError
 
@@ -13,6 +13,7 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "SERVER_EVENT_PREFIXES",
     "VALID_CHANNELS",
+    "ChannelNameCheck",
     "is_server_event_type",
     "require_channel_name",
     "require_channel_prefix",
@@ -32,8 +33,25 @@ of send/receive skips the regex for channels it has seen. Bounded; cleared when 
 _VALID_CACHE_SIZE = 65_536
 
 
-def require_channel_name(name: object) -> str:
-    """Return ``name`` if it is a valid channel name, else raise ``InvalidChannelNameError``."""
+class ChannelNameCheck(Protocol):
+    """The signature of :func:`require_channel_name` (``require_valid_channel_name``)."""
+
+    def __call__(self, name: object, receive: bool = False) -> str:
+        """Return ``name`` if it is a valid channel name, else raise."""
+        ...
+
+
+def require_channel_name(name: object, receive: bool = False) -> str:
+    """Return ``name`` if it is a valid channel name, else raise ``InvalidChannelNameError``.
+
+    ``receive=True`` (for fast-channels 1.x layers) also refuses a process-local name with
+    anything after its ``!``, as 1.x did for names a layer receives on.
+    """
+    if receive and isinstance(name, str) and "!" in name and not name.endswith("!"):
+        raise InvalidChannelNameError(
+            f"invalid channel name {name!r} to receive on: with receive=True a "
+            "process-local name must end at its '!'"
+        )
     if isinstance(name, str):
         if name in VALID_CHANNELS:
             return name

@@ -134,10 +134,12 @@ class ApplicationCommunicator:
             and not self._reported
         )
 
-    async def receive_nothing(self, timeout: float = 0.1) -> bool:
+    async def receive_nothing(self, timeout: float = 0.1, interval: float = 0.01) -> bool:
         """True if the application sends nothing within ``timeout`` seconds.
 
-        An event that does arrive stays queued for ``receive_output``.
+        An event that does arrive stays queued for ``receive_output``. (``interval`` is
+        accepted for Django Channels' and fast-channels 1.x's signature and not needed: the
+        wait ends as soon as an event arrives.)
         """
         await self._wait_for_output(timeout)
         if self._output:

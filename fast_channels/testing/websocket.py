@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from typing import Any
 
 from fast_channels.consumer.base import AsyncConsumer
 from fast_channels.exceptions import CommunicatorError, CommunicatorTimeoutError
 from fast_channels.status import CloseCode
+from fast_channels.testing._scope import Headers, application_of, connection_scope
 from fast_channels.testing.application import ApplicationCommunicator
 from fast_channels.types import ASGIApp, Scope
 
@@ -29,38 +29,16 @@ __all__ = ["WebsocketCommunicator"]
 
 def _scope(
     path: str,
-    headers: Sequence[tuple[bytes, bytes]],
+    headers: Headers,
     subprotocols: Sequence[str],
+    spec_version: str | int | None,
     extra: Mapping[str, object],
 ) -> Scope:
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise ValueError(f"path must be a str starting with '/', got {path!r}")
-    for header in headers:
-        if not (
-            isinstance(header, tuple)
-            and len(header) == 2
-            and all(isinstance(p, bytes) for p in header)
-        ):
-            raise TypeError(f"headers must be (bytes, bytes) pairs, got {header!r}")
     if isinstance(subprotocols, str) or not all(isinstance(p, str) for p in subprotocols):
         raise TypeError(f"subprotocols must be a list of str, got {subprotocols!r}")
-    parts = urlsplit(path)
-    scope: Scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 50000),
-        "root_path": "",
-        "path": unquote(parts.path),
-        "raw_path": parts.path.encode(),
-        "query_string": parts.query.encode(),
-        "headers": [(name.lower(), value) for name, value in headers],
-        "subprotocols": list(subprotocols),
-        "extensions": {},
-        "state": {},
-    }
+    scope = connection_scope("websocket", path, headers, spec_version)
+    scope["scheme"] = "ws"
+    scope["subprotocols"] = list(subprotocols)
     scope.update(extra)
     return scope
 
@@ -69,27 +47,27 @@ class WebsocketCommunicator(ApplicationCommunicator):
     """A fake WebSocket client for ``application`` (an ASGI app or a consumer class).
 
     A consumer class is served through ``as_asgi()``. ``path`` may carry a query string
-    (``"/ws/chat/?room=1"``); ``headers`` are ``(bytes, bytes)`` pairs; ``extra_scope``
-    adds or overrides scope keys (``{"user": user}``, ``{"path_params": {...}}``).
+    (``"/ws/chat/?room=1"``); ``headers`` are ``(bytes, bytes)`` pairs (tuples or lists);
+    ``spec_version`` is the ASGI spec version the scope announces (``"2.3"`` by default),
+    in ``scope["asgi"]["spec_version"]``; ``extra_scope`` adds or overrides scope keys
+    (``{"user": user}``, ``{"path_params": {...}}``).
     """
 
     def __init__(
         self,
         application: ASGIApp | type[AsyncConsumer],
         path: str,
-        headers: Sequence[tuple[bytes, bytes]] | None = None,
+        headers: Headers | None = None,
         subprotocols: Sequence[str] | None = None,
+        spec_version: str | int | None = None,
         *,
         extra_scope: Mapping[str, object] | None = None,
     ) -> None:
-        app: ASGIApp
-        if isinstance(application, type) and issubclass(application, AsyncConsumer):
-            app = application.as_asgi()
-        else:  # an ASGI app, which may itself be a class (Starlette's WebSocketEndpoint)
-            app = cast(ASGIApp, application)
-        scope = _scope(path, headers or [], subprotocols or [], extra_scope or {})
-        super().__init__(app, scope)
+        scope = _scope(path, headers or [], subprotocols or [], spec_version, extra_scope or {})
+        super().__init__(application_of(application), scope)
         self.connected: bool = False
+        self.response_headers: list[tuple[bytes, bytes]] | None = None
+        """The headers the application accepted the handshake with (None before)."""
 
     async def connect(self, timeout: float = 1) -> tuple[bool, str | int | None]:
         """Open the socket: ``(True, subprotocol)`` if accepted, else ``(False, close code)``.
@@ -108,6 +86,7 @@ class WebsocketCommunicator(ApplicationCommunicator):
             ) from None
         if answer["type"] == "websocket.accept":
             self.connected = True
+            self.response_headers = [(name, value) for name, value in answer.get("headers", [])]
             subprotocol: str | None = answer.get("subprotocol")
             return True, subprotocol
         if answer["type"] == "websocket.close":

@@ -1,14 +1,10 @@
-"""ASGI middleware to put in front of consumers.
+"""WebSocket middleware: allow handshakes from some origins only, and deny handshakes.
 
-* :class:`BaseMiddleware` wraps an inner ASGI app and hands it a *copy* of the scope, so
-  what a middleware adds (``scope["user"]``, ...) is seen by the app it wraps and never
-  leaks back into the server's or an outer app's scope. Override ``populate_scope``.
 * :class:`OriginValidator` rejects WebSocket handshakes whose ``Origin`` header is not
-  allowed (cross-site WebSocket hijacking); :func:`deny_websocket` is the rejection.
-
-The authenticated user: Starlette's ``AuthenticationMiddleware`` (FastAPI re-exports it)
-runs on WebSocket connections too and sets ``scope["user"]`` and ``scope["auth"]``, so a
-consumer behind it reads ``self.scope["user"]``. See ``docs/examples/auth.py``.
+  allowed (cross-site WebSocket hijacking);
+* :func:`deny_websocket` is the ASGI app that rejects a handshake, and
+  :class:`WebsocketDenier` the same as a consumer (fast-channels 1.x's name);
+* :func:`is_same_domain` is the host rule the allowed origins follow.
 """
 
 from __future__ import annotations
@@ -17,31 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from fast_channels.consumer.websocket import AsyncWebsocketConsumer
 from fast_channels.exceptions import ConfigurationError
+from fast_channels.middleware.base import BaseMiddleware
 from fast_channels.status import CloseCode
 from fast_channels.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["BaseMiddleware", "OriginValidator", "deny_websocket"]
+__all__ = ["OriginValidator", "WebsocketDenier", "deny_websocket", "is_same_domain"]
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
-
-
-class BaseMiddleware:
-    """Runs the inner ``app`` with a copy of the scope that ``populate_scope`` filled."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        if not callable(app):
-            raise TypeError(f"{type(self).__name__} wraps an ASGI app, got {app!r}")
-        self.app = app
-
-    async def populate_scope(self, scope: Scope) -> None:
-        """Add to (or change) the scope the inner app will see. Does nothing by default."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Copy the scope, populate the copy, and run the inner app with it."""
-        inner_scope = dict(scope)
-        await self.populate_scope(inner_scope)
-        await self.app(inner_scope, receive, send)
 
 
 async def deny_websocket(scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,14 +79,24 @@ def _parse_origin(value: str) -> _Origin | None:
     return _Origin(scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme))
 
 
+def is_same_domain(host: str, pattern: str) -> bool:
+    """Whether ``host`` matches ``pattern``, ignoring case: a pattern starting with ``.``
+    matches that domain and all its subdomains (``.example.com`` matches ``example.com``
+    and ``a.example.com``); any other pattern only the very same host."""
+    if not pattern:
+        return False
+    host, pattern = host.lower(), pattern.lower()
+    if pattern.startswith("."):
+        return host == pattern[1:] or host.endswith(pattern)
+    return host == pattern
+
+
 def _matches(origin: _Origin, pattern: _Origin) -> bool:
     if pattern.scheme is not None and pattern.scheme != origin.scheme:
         return False
     if pattern.port is not None and pattern.port != origin.port:
         return False
-    if pattern.host.startswith("."):
-        return origin.host == pattern.host[1:] or origin.host.endswith(pattern.host)
-    return origin.host == pattern.host
+    return is_same_domain(origin.host, pattern.host)
 
 
 class OriginValidator(BaseMiddleware):
@@ -126,9 +116,15 @@ class OriginValidator(BaseMiddleware):
             raise ConfigurationError(
                 f"allowed_origins must be a list of origins, got {allowed_origins!r}"
             )
+        self.allowed_origins: tuple[str, ...] = tuple(allowed_origins)
         parsed = [_parse_pattern(p) for p in allowed_origins]
         self.allow_any: bool = None in parsed
         self._patterns = [p for p in parsed if p is not None]
+
+    @property
+    def application(self) -> ASGIApp:
+        """The wrapped app (fast-channels 1.x's name of :attr:`app`)."""
+        return self.app
 
     def allows(self, origin: str | None) -> bool:
         """Whether a handshake with this ``Origin`` header value (None: absent) may pass."""
@@ -153,3 +149,15 @@ def _origin_header(scope: Scope) -> str | None:
         if name.lower() == b"origin":
             return value.decode("latin-1")
     return None
+
+
+class WebsocketDenier(AsyncWebsocketConsumer):
+    """A consumer that rejects every WebSocket handshake (``POLICY_VIOLATION``, 1008;
+    servers answer HTTP 403), as :func:`deny_websocket` does. Mount it with
+    ``WebsocketDenier.as_asgi()``."""
+
+    channel_layer_alias: str | None = None
+
+    async def connect(self) -> None:
+        """Reject the handshake."""
+        await self.close(CloseCode.POLICY_VIOLATION)
