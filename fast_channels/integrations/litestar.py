@@ -1,0 +1,96 @@
+"""Consumers in Litestar apps, path parameters included (``pip install fast-channels[litestar]``).
+
+Litestar's ``WebSocket`` and scope are typed with Litestar's own ASGI types, so handing them
+to a consumer app does not type-check, and a mount (``is_mount=True``) drops the path
+parameters. Three typed ways instead::
+
+    from fast_channels.integrations.litestar import asgi_mount, consumer_route, run_consumer
+
+    app = Litestar(
+        route_handlers=[
+            # a WebSocket route; Litestar parses the parameters
+            consumer_route("/ws/rooms/{room:str}", RoomConsumer.as_asgi()),
+            # a mounted URLRouter; it parses the parameters of what follows /chat
+            asgi_mount("/chat", URLRouter([path("<str:room>/", RoomConsumer.as_asgi())])),
+            rooms_with_guards,
+        ]
+    )
+
+
+    # your own handler, for guards or dependencies: hand the socket over, not yet accepted
+    @websocket("/ws/guarded/{room:str}", guards=[...])
+    async def rooms_with_guards(socket: WebSocket[Any, Any, Any]) -> None:
+        await run_consumer(RoomConsumer.as_asgi(), socket)
+
+The consumer finds the parameters (converted by Litestar: ``{n:int}`` gives an int) in
+``scope["path_params"]`` and, as Django Channels puts them, in
+``scope["url_route"]["kwargs"]``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from litestar import WebSocket
+from litestar.handlers import ASGIRouteHandler, WebsocketRouteHandler, asgi, websocket
+from litestar.types import Receive as LitestarReceive
+from litestar.types import Scope as LitestarScope
+from litestar.types import Send as LitestarSend
+
+if TYPE_CHECKING:
+    from fast_channels.routing import RoutedApp
+    from fast_channels.types import Receive
+
+__all__ = ["asgi_mount", "consumer_route", "run_consumer"]
+
+
+async def run_consumer(app: RoutedApp, socket: WebSocket[Any, Any, Any]) -> None:
+    """Serve ``socket`` (not yet accepted) with ``app``, e.g. ``Consumer.as_asgi()``.
+
+    The app gets a copy of the socket's scope with the route's path parameters in
+    ``path_params`` and ``url_route``, and the raw ASGI ``receive`` and ``send``. Returns
+    when the app does; what it raises propagates to Litestar.
+    """
+    if not isinstance(socket, WebSocket):
+        raise TypeError(f"run_consumer() needs a Litestar WebSocket, got {socket!r}")
+    scope: dict[str, Any] = dict(socket.scope)
+    params = dict(socket.path_params)
+    scope["path_params"] = params
+    scope["url_route"] = {"args": (), "kwargs": dict(params)}
+    await app(scope, cast("Receive", socket.receive), cast("Any", socket.send))
+
+
+def consumer_route(
+    path: str, app: RoutedApp, /, *, name: str | None = None
+) -> WebsocketRouteHandler:
+    """A Litestar WebSocket route serving each connection with ``app``.
+
+    ``path`` is in Litestar's syntax (``"/ws/rooms/{room:str}"``); its parameters reach
+    the consumer as :func:`run_consumer` describes. ``name`` names the route for
+    ``app.route_reverse()``.
+    """
+    if not callable(app):
+        raise TypeError(f"consumer_route({path!r}, ...) needs an ASGI app, got {app!r}")
+
+    async def serve(socket: WebSocket[Any, Any, Any]) -> None:
+        await run_consumer(app, socket)
+
+    serve.__qualname__ = serve.__name__ = f"consumer_route[{path}]"
+    return websocket(path, name=name)(serve)
+
+
+def asgi_mount(path: str, app: RoutedApp, /, *, name: str | None = None) -> ASGIRouteHandler:
+    """Mount ``app`` (typically a :class:`~fast_channels.routing.URLRouter`) at ``path``.
+
+    Every request and connection under ``path`` goes to ``app``, with ``scope["path"]``
+    relative to the mount (as Litestar's ``is_mount=True`` does). A ``URLRouter`` then
+    parses the path parameters that follow the mount point.
+    """
+    if not callable(app):
+        raise TypeError(f"asgi_mount({path!r}, ...) needs an ASGI app, got {app!r}")
+
+    async def serve(scope: LitestarScope, receive: LitestarReceive, send: LitestarSend) -> None:
+        await app(dict(scope), cast("Receive", receive), cast("Any", send))
+
+    serve.__qualname__ = serve.__name__ = f"asgi_mount[{path}]"
+    return asgi(path, is_mount=True, name=name)(serve)
