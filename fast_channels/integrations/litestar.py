@@ -29,7 +29,8 @@ The consumer finds the parameters (converted by Litestar: ``{n:int}`` gives an i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+import logging
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from litestar import WebSocket
 from litestar.handlers import ASGIRouteHandler, WebsocketRouteHandler, asgi, websocket
@@ -38,10 +39,16 @@ from litestar.types import Scope as LitestarScope
 from litestar.types import Send as LitestarSend
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
     from fast_channels.routing import RoutedApp
     from fast_channels.types import Receive
 
+    _Send: TypeAlias = Callable[[Mapping[str, Any]], Awaitable[None]]
+
 __all__ = ["asgi_mount", "consumer_route", "run_consumer"]
+
+logger: logging.Logger = logging.getLogger("fast_channels.integrations.litestar")
 
 
 async def run_consumer(app: RoutedApp, socket: WebSocket[Any, Any, Any]) -> None:
@@ -49,7 +56,10 @@ async def run_consumer(app: RoutedApp, socket: WebSocket[Any, Any, Any]) -> None
 
     The app gets a copy of the socket's scope with the route's path parameters in
     ``path_params`` and ``url_route``, and the raw ASGI ``receive`` and ``send``. Returns
-    when the app does; what it raises propagates to Litestar.
+    when the app does. An exception from an app that had closed the socket already (a
+    consumer closes with 1011 and logs the error on ``fast_channels.consumer``) ends here:
+    Litestar's error handling would try to close the socket a second time. Any other
+    exception propagates to Litestar.
     """
     if not isinstance(socket, WebSocket):
         raise TypeError(f"run_consumer() needs a Litestar WebSocket, got {socket!r}")
@@ -57,7 +67,21 @@ async def run_consumer(app: RoutedApp, socket: WebSocket[Any, Any, Any]) -> None
     params = dict(socket.path_params)
     scope["path_params"] = params
     scope["url_route"] = {"args": (), "kwargs": dict(params)}
-    await app(scope, cast("Receive", socket.receive), cast("Any", socket.send))
+    send_event = cast("_Send", socket.send)
+    closed = False
+
+    async def send(event: Mapping[str, Any]) -> None:
+        nonlocal closed
+        if event.get("type") == "websocket.close":
+            closed = True
+        await send_event(event)
+
+    try:
+        await app(scope, cast("Receive", socket.receive), send)
+    except Exception as exc:
+        if not closed:
+            raise
+        logger.debug("%r ended with %r after closing the socket", app, exc)
 
 
 def consumer_route(
@@ -90,7 +114,7 @@ def asgi_mount(path: str, app: RoutedApp, /, *, name: str | None = None) -> ASGI
         raise TypeError(f"asgi_mount({path!r}, ...) needs an ASGI app, got {app!r}")
 
     async def serve(scope: LitestarScope, receive: LitestarReceive, send: LitestarSend) -> None:
-        await app(dict(scope), cast("Receive", receive), cast("Any", send))
+        await app(dict(scope), cast("Receive", receive), cast("_Send", send))
 
     serve.__qualname__ = serve.__name__ = f"asgi_mount[{path}]"
-    return asgi(path, is_mount=True, name=name)(serve)
+    return asgi(path, is_mount=True, copy_scope=True, name=name)(serve)

@@ -137,14 +137,10 @@ async def run_consumer(app: RoutedApp, websocket: Websocket) -> None:
     try:
         await asyncio.shield(serving)
     except asyncio.CancelledError:
-        if serving.done():
-            raise
         connection.end(CloseCode.NO_STATUS_RECEIVED)  # Quart cancels us when the client left
-        try:
-            await asyncio.wait({serving})
-        except asyncio.CancelledError:
-            serving.cancel()
-            raise
+        await asyncio.wait({serving})  # disconnect() runs; cancelled again: stop it (below)
         raise
     finally:
+        if not serving.done():
+            serving.cancel()
         await connection.aclose()

@@ -1,0 +1,46 @@
+"""The consumers every framework app serves (see the package's notes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fast_channels.consumer import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from fast_channels.types import Message
+
+
+class EchoConsumer(AsyncWebsocketConsumer):
+    """Sends each text frame back to its sender; needs no layer."""
+
+    channel_layer_alias = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.send(text_data=text_data or "")
+
+
+class RoomConsumer(AsyncJsonWebsocketConsumer):
+    """Joins the room its path names, relays JSON to the room, says when someone left."""
+
+    async def connect(self) -> None:
+        kwargs: dict[str, Any] = self.scope["url_route"]["kwargs"]
+        self.room = str(kwargs["room"])
+        await self.join_group(f"room-{self.room}")
+        await self.accept()
+        await self.send_json(
+            {
+                "path_params": dict(self.scope["path_params"]),
+                "url_route_kwargs": dict(kwargs),
+            }
+        )
+
+    async def receive_json(self, content: Any) -> None:
+        await self.channel_layer.group_send(
+            f"room-{self.room}", {"type": "room.message", "content": content}
+        )
+
+    async def disconnect(self, code: int, /) -> None:
+        await self.channel_layer.group_send(
+            f"room-{self.room}", {"type": "room.message", "content": {"left": self.room}}
+        )
+
+    async def room_message(self, message: Message) -> None:
+        await self.send_json(message["content"])
