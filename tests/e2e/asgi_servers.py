@@ -9,12 +9,13 @@ listens on a free loopback port and is stopped by its PID.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -55,8 +56,12 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_server(server: Server, target: str) -> Generator[str]:
+def running_server(
+    server: Server, target: str, *, env: Mapping[str, str] | None = None
+) -> Generator[str]:
     """``server`` serving ``target`` from the repository root; yields ``ws://host:port``.
+
+    ``env`` adds environment variables (e.g. ``REDIS_URL``) to this process's.
 
     Stopped with SIGTERM (SIGKILL if still there after 10 s). Its output is shown if it
     fails to start.
@@ -64,7 +69,11 @@ def running_server(server: Server, target: str) -> Generator[str]:
     port = free_port()
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
-            server_command(server, target, port), cwd=ROOT, stdout=output, stderr=output
+            server_command(server, target, port),
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=output,
         )
         try:
             try:
