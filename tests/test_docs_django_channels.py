@@ -4,6 +4,7 @@ layers, a Django project's asgi.py under uvicorn, a worker beside it, over a rea
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,7 +21,7 @@ from websockets.typing import Origin
 from docs.examples import test_channels_chat
 from fast_channels.layers import get_channel_layer, registered_aliases, unregister_channel_layer
 from fast_channels.layers.redis import RedisChannelLayer
-from tests.e2e.asgi_servers import running_server
+from tests.e2e.asgi_servers import ROOT, running_server
 from tests.e2e.client import recv_json
 from tests.servers import RedisProcess
 from tests.worker.processes import Process
@@ -134,3 +135,13 @@ async def test_worker_reaches_the_django_projects_clients(
         worker.stop()
         worker.wait()
         await sender.aclose()
+
+
+def test_the_guides_code_is_the_tested_samples() -> None:
+    """Every Python block of the guide is a verbatim excerpt of a file in docs/examples."""
+    guide = (ROOT / "docs/migrate/from-django-channels.md").read_text()
+    samples = [p.read_text() for p in sorted((ROOT / "docs/examples").glob("*.py"))]
+    blocks = re.findall(r"```python\n(.*?)```", guide, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        assert any(block in sample for sample in samples), f"not in docs/examples:\n{block}"
