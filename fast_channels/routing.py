@@ -126,14 +126,14 @@ class Route:
         name: str | None,
     ) -> None:
         if not isinstance(pattern, str):
-            raise ConfigurationError(f"{kind}() needs a str pattern, got {pattern!r}")
+            raise TypeError(f"{kind}() needs a str pattern, got {pattern!r}")
         if not callable(app):
-            raise ConfigurationError(
+            raise TypeError(
                 f"{kind}({pattern!r}, ...) needs an ASGI app (e.g. Consumer.as_asgi() or a "
                 f"URLRouter), got {app!r}"
             )
         if name is not None and not isinstance(name, str):
-            raise ConfigurationError(f"{kind}({pattern!r}, ...): name must be a str, got {name!r}")
+            raise TypeError(f"{kind}({pattern!r}, ...): name must be a str, got {name!r}")
         self.kind: Final = kind
         self.pattern: Final = pattern
         self.app: Final = app
@@ -229,7 +229,8 @@ def path(route: str, app: RoutedApp, /, *, name: str | None = None) -> Route:
     Parameters are ``<name>`` (a ``str``) or ``<converter:name>`` with the converters
     ``str`` (no ``/``), ``int`` (digits; an ``int``), ``slug``, ``uuid`` (a ``UUID``) and
     ``path`` (anything, ``/`` included). A leading ``/`` is optional. A pattern that cannot
-    compile raises ``ConfigurationError`` here, naming the mistake.
+    compile raises ``ConfigurationError`` here, naming the mistake; a pattern that is not a
+    str, or an app that is not callable, ``TypeError``.
     """
     return Route(
         "path", route.removeprefix("/") if isinstance(route, str) else route, app, name=name
@@ -256,12 +257,12 @@ class URLRouter:
 
     def __init__(self, routes: Sequence[Route], /) -> None:
         if isinstance(routes, str | bytes) or not isinstance(routes, Sequence):
-            raise ConfigurationError(
+            raise TypeError(
                 f"URLRouter needs a list of routes made by path() or re_path(), got {routes!r}"
             )
         for route in routes:
             if not isinstance(route, Route):
-                raise ConfigurationError(
+                raise TypeError(
                     "URLRouter routes are made by fast_channels.routing.path() or re_path(), "
                     f"got {route!r}"
                 )
@@ -328,14 +329,19 @@ class ProtocolTypeRouter:
     """
 
     def __init__(self, application_mapping: Mapping[str, RoutedApp], /) -> None:
-        if not isinstance(application_mapping, Mapping) or not application_mapping:
-            raise ConfigurationError(
+        if not isinstance(application_mapping, Mapping):
+            raise TypeError(
                 "ProtocolTypeRouter needs a mapping of scope types to ASGI apps, like "
                 f"{{'http': app, 'websocket': URLRouter([...])}}, got {application_mapping!r}"
             )
+        if not application_mapping:
+            raise ConfigurationError(
+                "ProtocolTypeRouter needs at least one application, like "
+                "{'websocket': URLRouter([...])}"
+            )
         for kind, app in application_mapping.items():
             if not isinstance(kind, str) or not callable(app):
-                raise ConfigurationError(
+                raise TypeError(
                     f"ProtocolTypeRouter maps scope types (str) to ASGI apps, got {kind!r}: {app!r}"
                 )
         self.application_mapping: Final[Mapping[str, RoutedApp]] = dict(application_mapping)

@@ -107,8 +107,9 @@ async def test_django_project_refuses_other_origins(django_server: str) -> None:
 
 
 async def test_worker_reaches_the_django_projects_clients(
-    django_server: str, redis_server: RedisProcess
+    django_server: str, redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)  # the worker's setup() sets it
     worker = Process(
         [
             sys.executable,

@@ -266,17 +266,28 @@ STR_APPS: Any = {"http": "app"}
         (lambda: path("a/x>/", Recorder()), "unbalanced"),
         (lambda: re_path(r"^/a/$", Recorder()), "without their leading '/'"),
         (lambda: re_path(r"^a/(", Recorder()), "not a valid regex"),
+        (lambda: ProtocolTypeRouter({}), "at least one application"),
+    ],
+)
+def test_bad_patterns_fail_at_declaration(make: Any, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
         (lambda: path("a/", NOT_AN_APP), "needs an ASGI app"),
         (lambda: path(NOT_A_STR, Recorder()), "needs a str pattern"),
         (lambda: path("a/", Recorder(), name=NOT_A_STR), "name must be a str"),
         (lambda: URLRouter(NOT_ROUTES), "list of routes"),
         (lambda: URLRouter(TUPLE_ROUTES), "made by"),
-        (lambda: ProtocolTypeRouter({}), "mapping of scope types"),
+        (lambda: ProtocolTypeRouter(NOT_ROUTES), "mapping of scope types"),
         (lambda: ProtocolTypeRouter(STR_APPS), "maps scope types"),
     ],
 )
-def test_bad_routes_fail_at_declaration(make: Any, message: str) -> None:
-    with pytest.raises(ConfigurationError, match=message):
+def test_wrong_types_are_type_errors_at_declaration(make: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
         make()
 
 

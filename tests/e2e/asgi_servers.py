@@ -38,6 +38,10 @@ def server_command(server: Server, target: str, port: int) -> list[str]:
     return [python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), target]
 
 
+def _inherited_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+
 def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     """Return once ``process`` accepts TCP connections on ``port``; fail if it exits first."""
     deadline = time.monotonic() + START_TIMEOUT
@@ -61,7 +65,9 @@ def running_server(
 ) -> Generator[str]:
     """``server`` serving ``target`` from the repository root; yields ``ws://host:port``.
 
-    ``env`` adds environment variables (e.g. ``REDIS_URL``) to this process's.
+    ``env`` adds environment variables (e.g. ``REDIS_URL``) to this process's, less
+    ``DJANGO_SETTINGS_MODULE``: a Django app module names its own settings, and the one an
+    app imported into the test process set must not leak into another.
 
     Stopped with SIGTERM (SIGKILL if still there after 10 s). Its output is shown if it
     fails to start.
@@ -71,7 +77,7 @@ def running_server(
         process = subprocess.Popen(
             server_command(server, target, port),
             cwd=ROOT,
-            env={**os.environ, **(env or {})},
+            env={**_inherited_environment(), **(env or {})},
             stdout=output,
             stderr=output,
         )

@@ -18,17 +18,22 @@ class EchoConsumer(AsyncWebsocketConsumer):
 
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):
-    """Joins the room its path names, relays JSON to the room, says when someone left."""
+    """Joins the room its path names, relays JSON to the room, says when someone left.
+
+    Its greeting shows the parameters as it found them: ``path_params`` (every framework)
+    and ``url_route["kwargs"]`` (None where the framework fills no ``url_route``:
+    Starlette, FastAPI)."""
 
     async def connect(self) -> None:
-        kwargs: dict[str, Any] = self.scope["url_route"]["kwargs"]
-        self.room = str(kwargs["room"])
+        params: dict[str, Any] = self.scope["path_params"]
+        self.room = str(params["room"])
         await self.join_group(f"room-{self.room}")
         await self.accept()
+        url_route: dict[str, Any] | None = self.scope.get("url_route")
         await self.send_json(
             {
-                "path_params": dict(self.scope["path_params"]),
-                "url_route_kwargs": dict(kwargs),
+                "path_params": dict(params),
+                "url_route_kwargs": None if url_route is None else dict(url_route["kwargs"]),
             }
         )
 
