@@ -13,7 +13,6 @@ import pytest
 # Run by the main suite only: the oldest-framework run of scripts/test installs no Django.
 pytest.importorskip("django")
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
@@ -23,6 +22,7 @@ from fast_channels.layers import get_channel_layer, registered_aliases, unregist
 from fast_channels.layers.redis import RedisChannelLayer
 from tests.e2e.asgi_servers import ROOT, running_server
 from tests.e2e.client import recv_json
+from tests.e2e.frameworks.checks import http_get
 from tests.servers import RedisProcess
 from tests.worker.processes import Process
 
@@ -92,9 +92,8 @@ async def test_django_view_reaches_the_consumers(django_server: str) -> None:
     ):
         assert await recv_json(alice) == {"message": "ready?"}  # bob's
         http = django_server.replace("ws://", "http://", 1)
-        async with httpx.AsyncClient() as client:
-            response = await client.get(f"{http}/announce/lobby/", params={"text": "from django"})
-        assert (response.status_code, response.text) == (200, "sent to lobby")
+        answer = await http_get(f"{http}/announce/lobby/?text=from+django")
+        assert answer == (200, "sent to lobby")
         assert await recv_json(alice) == {"message": "from django"}
         assert await recv_json(bob) == {"message": "from django"}
 
