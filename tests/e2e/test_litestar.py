@@ -97,3 +97,12 @@ async def test_adapters_refuse_what_is_not_an_app_or_a_socket() -> None:
     not_a_socket: Any = object()
     with pytest.raises(TypeError, match="Litestar WebSocket"):
         await run_consumer(EchoConsumer.as_asgi(), not_a_socket)
+
+
+async def test_a_consumer_crash_is_not_handed_to_litestar_after_the_close(
+    uvicorn_base: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Litestar would close the socket again, and uvicorn report the app as broken."""
+    await probes.check_crash_closes_only_that_socket(f"{uvicorn_base}/ws/probe/")
+    assert [r.message for r in caplog.records if r.name == "fast_channels.consumer"]
+    assert not [r.message for r in caplog.records if r.name.startswith("uvicorn")]
