@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Literal
 
 import pytest
 import uvicorn
 import uvicorn.config
 
 from fast_channels.layers import InMemoryChannelLayer, register_channel_layer
-from fast_channels.types import ASGIApp
 from tests.servers import free_port
 
 
@@ -35,11 +35,17 @@ WS_IMPL = _ws_impl()
 
 
 @contextlib.asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncGenerator[str]:
-    """Serve ``app`` with uvicorn for the duration of the block; yields ``ws://host:port``."""
+async def serve(
+    app: Callable[..., Awaitable[None]], *, lifespan: Literal["on", "off"] = "off"
+) -> AsyncGenerator[str]:
+    """Serve ``app`` (any ASGI app, typed by any framework) with uvicorn for the duration of
+    the block; yields ``ws://host:port``.
+
+    With ``lifespan="on"``, uvicorn refuses to start unless the app completes startup.
+    """
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws=WS_IMPL
+        app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning", ws=WS_IMPL
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
