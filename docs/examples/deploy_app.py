@@ -55,7 +55,7 @@ def layer_from_environment() -> BaseChannelLayer:
 
 def _addresses(value: str) -> list[tuple[str, int]]:
     """``"10.0.0.5:26379,10.0.0.6:26379"`` -> ``[("10.0.0.5", 26379), ("10.0.0.6", 26379)]``."""
-    addresses = []
+    addresses: list[tuple[str, int]] = []
     for item in value.split(","):
         host, _, port = item.strip().rpartition(":")
         addresses.append((host, int(port)))
@@ -106,9 +106,6 @@ async def create_thumbnail(request: Thumbnail) -> dict[str, int]:
 
 
 # --8<-- [start:health]
-_probe_channel: str | None = None
-
-
 @app.get("/healthz")
 async def healthz() -> dict[str, str]:
     """Liveness: the event loop of this process answers."""
@@ -118,14 +115,12 @@ async def healthz() -> dict[str, str]:
 @app.get("/readyz")
 async def readyz() -> JSONResponse:
     """Readiness: a message goes through the layer (Redis) and back to this process."""
-    global _probe_channel
     layer = get_channel_layer()
     try:
         async with asyncio.timeout(2):
-            if _probe_channel is None:
-                _probe_channel = await layer.new_channel("health.")
-            await layer.send(_probe_channel, {"type": "health.ping"})
-            await layer.receive(_probe_channel)
+            channel = await layer.new_channel("health.")  # a name: nothing is created
+            await layer.send(channel, {"type": "health.ping"})
+            await layer.receive(channel)
     except Exception as exc:  # unreachable Redis, full channel, timeout: not ready
         return JSONResponse({"status": "unready", "error": repr(exc)}, status_code=503)
     return JSONResponse({"status": "ready"})

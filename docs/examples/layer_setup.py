@@ -8,4 +8,6 @@ def setup_channel_layers() -> None:
     if has_layers():  # idempotent: safe to call from every entry point
         return
     register_channel_layer("default", InMemoryChannelLayer())
+
+
 # --8<-- [end:sample]

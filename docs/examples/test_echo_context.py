@@ -12,4 +12,6 @@ async def test_echo() -> None:
         assert connected
         await communicator.send_json_to({"message": "hello world"})
         assert await communicator.receive_json_from() == {"message": "hello world"}
+
+
 # --8<-- [end:sample]

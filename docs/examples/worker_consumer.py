@@ -15,4 +15,6 @@ class ThumbnailConsumer(AsyncConsumer):
         await self.channel_layer.group_send(
             "progress", {"type": "job.progress", "job": message["job"], "percent": 100}
         )
+
+
 # --8<-- [end:sample]

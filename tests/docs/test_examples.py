@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import importlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import cast
 
 import pytest
 from starlette.responses import JSONResponse
@@ -20,6 +21,7 @@ from fast_channels.layers import (
 from fast_channels.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
 from fast_channels.testing import WebsocketCommunicator
 from fast_channels.worker import Worker
+from tests.layers.redis.queue_helpers import keys, raw
 from tests.servers import RedisProcess, free_port
 
 
@@ -143,8 +145,6 @@ async def test_an_allowed_origin_without_a_valid_user_is_still_refused() -> None
 async def test_the_encrypted_layer_rotates_keys_and_keeps_redis_unreadable(
     redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import redis.asyncio
-
     from docs.examples.security import encrypted_layer
 
     monkeypatch.setenv("REDIS_URL", redis_server.url)
@@ -152,32 +152,22 @@ async def test_the_encrypted_layer_rotates_keys_and_keeps_redis_unreadable(
     old = encrypted_layer()
     monkeypatch.setenv("CHANNEL_KEYS", "new-key,old-key")
     rotated = encrypted_layer()
-    client = redis.asyncio.Redis.from_url(redis_server.url)
     try:
         await old.send("secrets", {"type": "note", "text": "plain words"})
-        stored = b"".join(
-            [value for key in await client.keys("*") for value in await _values(client, key)]
-        )
-        assert stored and b"plain words" not in stored
+        stored = b""
+        for key in await keys(redis_server.url, "*"):
+            if await raw(redis_server.url, "TYPE", key) == b"list":
+                stored += b"".join(
+                    cast(list[bytes], await raw(redis_server.url, "LRANGE", key, 0, -1))
+                )
+        assert stored
+        assert b"plain words" not in stored
         assert (await rotated.receive("secrets"))["text"] == "plain words"  # old key decrypts
         await rotated.send("secrets", {"type": "note", "text": "new"})
         assert (await rotated.receive("secrets"))["text"] == "new"
     finally:
-        await client.aclose()
         await old.aclose()
         await rotated.aclose()
-
-
-async def _values(client: object, key: bytes) -> list[bytes]:
-    import redis.asyncio
-
-    if not isinstance(client, redis.asyncio.Redis):
-        raise TypeError(client)
-    kind = await client.type(key)
-    if kind == b"list":
-        items: list[bytes] = await client.lrange(key, 0, -1)
-        return items
-    return []
 
 
 # -- deploy_app.py ------------------------------------------------------------------------
@@ -188,7 +178,7 @@ def _status(response: JSONResponse) -> tuple[int, str]:
 
 
 @contextlib.asynccontextmanager
-async def _registered(layer: object) -> AsyncIterator[None]:
+async def _registered(layer: object) -> AsyncGenerator[None]:
     from fast_channels.layers import BaseChannelLayer, unregister_channel_layer
 
     if not isinstance(layer, BaseChannelLayer):
@@ -201,29 +191,18 @@ async def _registered(layer: object) -> AsyncIterator[None]:
         await layer.aclose()
 
 
-@pytest.fixture
-def deploy_app() -> object:
-    """The module, with its per-process probe channel forgotten between tests."""
-    from docs.examples import deploy_app
-
-    deploy_app._probe_channel = None
-    return deploy_app
-
-
 @pytest.mark.redis
 async def test_readyz_answers_ready_through_redis_and_503_without_it(
     redis_server: RedisProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from docs.examples import deploy_app
 
-    deploy_app._probe_channel = None
     monkeypatch.delenv("REDIS_SENTINELS", raising=False)
     monkeypatch.setenv("REDIS_URL", redis_server.url)
     async with _registered(deploy_app.layer_from_environment()):
         assert _status(await deploy_app.readyz()) == (200, "ready")
-        assert _status(await deploy_app.readyz()) == (200, "ready")  # the channel is reused
+        assert _status(await deploy_app.readyz()) == (200, "ready")  # and again
         assert await deploy_app.healthz() == {"status": "alive"}
-    deploy_app._probe_channel = None
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}")  # nothing there
     async with _registered(deploy_app.layer_from_environment()):
         assert _status(await deploy_app.readyz()) == (503, "unready")
@@ -236,7 +215,6 @@ async def test_the_layer_follows_redis_sentinel_from_the_environment(
 ) -> None:
     from docs.examples import deploy_app
 
-    deploy_app._probe_channel = None
     monkeypatch.setenv("REDIS_SENTINELS", f"127.0.0.1:{redis_sentinel.port}")
     monkeypatch.setenv("REDIS_SERVICE_NAME", "mymaster")
     layer = deploy_app.layer_from_environment()

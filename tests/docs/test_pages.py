@@ -66,7 +66,7 @@ def test_a_fragment_is_valid_python(block: CodeBlock) -> None:
 
 def _examples_imported_by(source: str) -> set[str]:
     """The docs/examples modules a Python file imports (statically or by name)."""
-    found = set(re.findall(r"[\"']docs\.examples\.(\w+)[\"']", source))
+    found = set(re.findall(r"[\"'=]docs\.examples\.(\w+)[\"':]", source))
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.module is not None:
             if node.module == "docs.examples":

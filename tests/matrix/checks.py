@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +69,7 @@ async def _closed(ws: ClientConnection) -> tuple[int, str]:
 
 
 @contextlib.asynccontextmanager
-async def _observer(base: str) -> AsyncIterator[ClientConnection]:
+async def _observer(base: str) -> AsyncGenerator[ClientConnection]:
     async with _open(f"{base}/probe/observe") as observer:
         if await _json(observer) != {"observing": True}:
             raise Mismatch("the observer socket did not greet")
@@ -102,7 +102,7 @@ async def handshake_scope(base: str) -> str:
     offered = [Subprotocol("v0"), Subprotocol("probe")]
     async with _open(url, subprotocols=offered, additional_headers={"X-Probe": "42"}) as ws:
         hello = await _json(ws)
-        wrong = []
+        wrong: list[str] = []
         if ws.subprotocol != "probe":
             wrong.append(f"client got subprotocol {ws.subprotocol!r}")
         if hello["offered"] != ["v0", "probe"]:

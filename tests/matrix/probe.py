@@ -13,10 +13,16 @@ This module runs inside the server's environment: it imports fast-channels and n
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from fast_channels.consumer import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
+from fast_channels.consumer import (
+    AsyncConsumer,
+    AsyncJsonWebsocketConsumer,
+    AsyncWebsocketConsumer,
+    ConsumerApp,
+)
 from fast_channels.exceptions import DenyConnection
 from fast_channels.layers import (
     InMemoryChannelLayer,
@@ -24,7 +30,7 @@ from fast_channels.layers import (
     has_layers,
     register_channel_layer,
 )
-from fast_channels.types import ASGIApp, Message
+from fast_channels.types import Message
 
 OBSERVERS = "probe-observers"
 ROOM = "probe-room"
@@ -38,7 +44,7 @@ def register_probe_layer() -> None:
         register_channel_layer("default", InMemoryChannelLayer())
 
 
-def _query(scope: dict[str, Any]) -> dict[str, str]:
+def _query(scope: Mapping[str, Any]) -> dict[str, str]:
     raw: bytes = scope.get("query_string", b"")
     return {key: values[-1] for key, values in parse_qs(raw.decode("latin-1")).items()}
 
@@ -136,7 +142,7 @@ class ObserverProbe(AsyncJsonWebsocketConsumer):
         await self.send_json({key: value for key, value in message.items() if key != "type"})
 
 
-PROBES: dict[str, ASGIApp] = {
+PROBES: dict[str, ConsumerApp[AsyncConsumer]] = {
     "/echo": EchoProbe.as_asgi(),
     "/headers": HeadersProbe.as_asgi(),
     "/observe": ObserverProbe.as_asgi(),

@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
 from typing import IO
 
@@ -103,7 +103,7 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def _log_file(cell: Cell) -> Iterator[tuple[IO[bytes], Path]]:
+def _log_file(cell: Cell) -> Generator[tuple[IO[bytes], Path]]:
     LOGS.mkdir(parents=True, exist_ok=True)
     path = LOGS / f"{cell.env}-{cell.framework.name}-{cell.server.name}.log"
     with path.open("wb") as log:
