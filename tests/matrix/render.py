@@ -34,8 +34,8 @@ clients (the `websockets` library): {checks} checks per cell, listed
 [below](#what-each-cell-checks). Last full run: {date}, at commit `{commit}`, {cells} cells
 in {minutes} (2-core machine). Raw results: [`results.json`](compatibility/results.json).
 
-✅ every check passes · ⚠️ passes except for documented server differences (the numbers
-link to them, with their workarounds) · ❌ a check fails · — not run
+✓ every check passes · ⚠ passes except for documented server differences (the numbers
+link to them, with their workarounds) · ✗ a check fails · — not run
 """
 
 
@@ -47,10 +47,10 @@ def _cell_mark(result: CellResult | None) -> str:
     if result is None:
         return "—"
     if result["error"]:
-        return "❌ server did not start"
+        return "✗ server did not start"
     failed = [name for name, check in result["checks"].items() if check["status"] == "fail"]
     if failed:
-        return "❌ " + ", ".join(failed)
+        return "✗ " + ", ".join(failed)
     notes: list[Difference] = []
     for name, check in result["checks"].items():
         if check["status"] == "differs":
@@ -58,9 +58,9 @@ def _cell_mark(result: CellResult | None) -> str:
             if difference is not None and difference not in notes:
                 notes.append(difference)
     if not notes:
-        return "✅"
+        return "✓"
     links = " ".join(f"[{_number(d)}](#{d.key})" for d in sorted(notes, key=_number))
-    return f"⚠️ {links}"
+    return f"⚠ {links}"
 
 
 def _row(cells: Iterable[str]) -> str:
