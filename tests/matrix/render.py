@@ -206,6 +206,28 @@ serves the probe consumers of `tests/matrix/probe.py`.
 """
 
 
+def _summary(results: Results) -> str:
+    cells = results["cells"]
+    broken = [
+        c
+        for c in cells
+        if c["error"] or any(check["status"] == "fail" for check in c["checks"].values())
+    ]
+    differing = [
+        c
+        for c in cells
+        if c not in broken and any(ch["status"] == "differs" for ch in c["checks"].values())
+    ]
+    if broken:
+        verdict = f"**{len(broken)} of {len(cells)} cells fail** (marked ✗)."
+    else:
+        verdict = f"**All {len(cells)} cells pass.**"
+    return (
+        f"{verdict} {len(differing)} of them pass with documented server differences, each "
+        "with its workaround [below](#server-differences-and-their-workarounds)."
+    )
+
+
 def render(results: Results) -> str:
     """The whole page for ``results``."""
     minutes = f"{results['seconds'] / 60:.1f} min"
@@ -216,7 +238,9 @@ def render(results: Results) -> str:
             commit=results["commit"],
             cells=len(results["cells"]),
             minutes=minutes,
-        )
+        ),
+        _summary(results),
+        "",
     ]
     for python in PYTHONS:
         lines += _python_section(results, python)
