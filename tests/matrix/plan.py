@@ -58,42 +58,12 @@ FRAMEWORKS: tuple[Framework, ...] = (
     #           ("litestar",), "newest"),
 )
 
+_UVICORN = "-m uvicorn {app} --host 127.0.0.1 --port {port} --log-level warning --loop"
+
 SERVERS: tuple[Server, ...] = (
+    Server("uvicorn", "uvicorn (asyncio)", ("uvicorn[standard]",), (*_UVICORN.split(), "asyncio")),
     Server(
-        "uvicorn",
-        "uvicorn (asyncio)",
-        ("uvicorn[standard]",),
-        (
-            "-m",
-            "uvicorn",
-            "{app}",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--loop",
-            "asyncio",
-            "--log-level",
-            "warning",
-        ),
-    ),
-    Server(
-        "uvicorn-uvloop",
-        "uvicorn (uvloop)",
-        ("uvicorn[standard]",),
-        (
-            "-m",
-            "uvicorn",
-            "{app}",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--loop",
-            "uvloop",
-            "--log-level",
-            "warning",
-        ),
+        "uvicorn-uvloop", "uvicorn (uvloop)", ("uvicorn[standard]",), (*_UVICORN.split(), "uvloop")
     ),
     Server(
         "hypercorn",
