@@ -1,5 +1,7 @@
-"""The README's first-screen example: a chat room per path, and an HTTP endpoint that
-posts into a room. ``tests/demo/test_readme.py`` checks the README shows this file."""
+"""A chat room per URL, and an HTTP endpoint that posts into a room.
+
+Run it: ``uvicorn docs.examples.quickstart:app`` (the README shows this file verbatim).
+"""
 
 from typing import Any
 

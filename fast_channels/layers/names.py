@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH = 100
+"""Channel and group names are shorter than this many characters."""
 # Matched with fullmatch and re.ASCII: "$" would let a trailing newline through, and
 # \d / \w would accept non-ASCII digits and letters.
 _CHANNEL_NAME = re.compile(r"[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?", re.ASCII)

@@ -1,0 +1,1 @@
+"""The framework apps of the matrix: each module exposes ``app`` serving the probes."""
