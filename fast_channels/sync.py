@@ -2,7 +2,7 @@
 
 ::
 
-    layer = get_channel_layer()            # a BaseChannelLayer
+    layer = get_channel_layer()            # any channel layer
     layer.group_send_sync("chat", {"type": "chat.message", "text": "build finished"})
 
 Every ``*_sync`` method (and :func:`run`) hands its coroutine to **one event loop per

@@ -340,3 +340,19 @@ def test_sync_calls_share_one_pool_and_shutdown_closes_it(redis_server: RedisPro
     assert connections() == baseline
     asyncio.run(layer.flush())
     asyncio.run(layer.aclose())
+
+
+def test_every_documented_sync_call_runs_on_the_registered_layer() -> None:
+    """docs/examples/sync_calls.py: the calls docs/sync.md lists, on ``get_channel_layer()``."""
+    from docs.examples.sync_calls import every_sync_call
+    from fast_channels.layers import register_channel_layer
+
+    layer = InMemoryChannelLayer()
+    register_channel_layer("default", layer)
+    received = every_sync_call()
+    assert received == {
+        "type": "received",
+        "group": {"type": "export.done", "url": "/exports/42.csv"},
+        "direct": {"type": "thumbnail.create", "job": 7},
+    }
+    assert layer.statistics().groups == 0
