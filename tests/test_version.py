@@ -28,7 +28,7 @@ def test_readme_install_lines_name_this_version() -> None:
     """The README's PyPI line selects this version, and its wheel name is this version's."""
     text = README.read_text()
     specifiers = re.findall(r'pip install --pre "fast-channels\[redis\](>=[^"]+)"', text)
-    assert specifiers, "the README has no `pip install --pre \"fast-channels[redis]>=...\"` line"
+    assert specifiers, 'the README has no `pip install --pre "fast-channels[redis]>=..."` line'
     for specifier in specifiers:
         assert SpecifierSet(specifier, prereleases=True).contains(fast_channels.__version__)
     wheels = re.findall(r"dist/fast_channels-([^-]+)-py3-none-any\.whl", text)
