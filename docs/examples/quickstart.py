@@ -1,5 +1,6 @@
-"""The README's first-screen example: a chat room per path, and an HTTP endpoint that
-posts into a room. ``tests/demo/test_readme.py`` checks the README shows this file."""
+"""A chat room per URL, and an HTTP endpoint that posts into a room (the README's first example).
+
+Run it with ``uvicorn docs.examples.quickstart:app``."""
 
 from typing import Any
 
