@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         "--app",
         required=True,
         metavar="MODULE:ATTR",
-        help="the consumer: an AsyncConsumer subclass or its as_asgi() app, "
+        help="the consumer: an AsyncConsumer (or SyncConsumer) subclass or its as_asgi() app, "
         "e.g. myproject.workers:ThumbnailConsumer",
     )
     worker.add_argument(

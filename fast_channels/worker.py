@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from fast_channels.consumer.base import AsyncConsumer, ConsumerApp
+from fast_channels.consumer.sync import SyncConsumer
 from fast_channels.exceptions import ConfigurationError, ConsumerError, LayerClosedError
 from fast_channels.layers.base import BaseChannelLayer, ChannelLayer
 from fast_channels.layers.registry import get_channel_layer
@@ -99,13 +100,15 @@ async def _no_client_send(event: ASGIEvent) -> None:
 
 def as_worker_app(app: object) -> ConsumerApp[AsyncConsumer]:
     """``app`` as a consumer app a :class:`Worker` can run; ``ConfigurationError`` if it is
-    neither an ``AsyncConsumer`` subclass nor the ``as_asgi()`` app of one."""
+    neither an ``AsyncConsumer`` or ``SyncConsumer`` subclass nor the ``as_asgi()`` app of
+    one."""
     if isinstance(app, ConsumerApp):
         return cast("ConsumerApp[AsyncConsumer]", app)
-    if isinstance(app, type) and issubclass(app, AsyncConsumer):
+    if isinstance(app, type) and issubclass(app, AsyncConsumer | SyncConsumer):
         return app.as_asgi()
     raise ConfigurationError(
-        f"a worker runs an AsyncConsumer subclass or its as_asgi() app, got {app!r}"
+        f"a worker runs an AsyncConsumer subclass (or a SyncConsumer one) or its as_asgi() "
+        f"app, got {app!r}"
     )
 
 
@@ -114,7 +117,7 @@ class Worker:
 
     def __init__(
         self,
-        app: type[AsyncConsumer] | ConsumerApp[AsyncConsumer],
+        app: type[AsyncConsumer] | type[SyncConsumer] | ConsumerApp[AsyncConsumer],
         channels: Sequence[str],
         *,
         layer: ChannelLayer | None = None,

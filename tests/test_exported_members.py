@@ -10,6 +10,7 @@ PUBLIC_MODULES = [
     "fast_channels.consumer",
     "fast_channels.consumer.app",
     "fast_channels.consumer.base",
+    "fast_channels.consumer.sync",
     "fast_channels.consumer.websocket",
     "fast_channels.exceptions",
     "fast_channels.layers",

@@ -1,11 +1,14 @@
 """Consumers: one instance per connection, handlers picked by message type.
 
 ``AsyncWebsocketConsumer`` for text/binary WebSockets, ``AsyncJsonWebsocketConsumer`` for
-JSON ones, ``AsyncConsumer`` as the protocol-neutral base. Mount any of them with
+JSON ones, ``AsyncConsumer`` as the protocol-neutral base; their synchronous twins
+``WebsocketConsumer``, ``JsonWebsocketConsumer`` and ``SyncConsumer`` run plain ``def``
+handlers in a thread (:mod:`fast_channels.consumer.sync`). Mount any of them with
 ``Consumer.as_asgi()``.
 """
 
 from fast_channels.consumer.base import AsyncConsumer, ConsumerApp
+from fast_channels.consumer.sync import JsonWebsocketConsumer, SyncConsumer, WebsocketConsumer
 from fast_channels.consumer.websocket import (
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
@@ -17,5 +20,8 @@ __all__ = [
     "AsyncJsonWebsocketConsumer",
     "AsyncWebsocketConsumer",
     "ConsumerApp",
+    "JsonWebsocketConsumer",
+    "SyncConsumer",
     "WebSocketState",
+    "WebsocketConsumer",
 ]

@@ -32,6 +32,7 @@ async def test_a_job_reports_each_step_to_its_group_and_says_when_it_is_done() -
             await layer.group_add(job_group("0123abcd"), channel)
         job = job_request("0123abcd")
         await run_job(layer, job, progress=progress, worker="here", step=0.001)
+        seen: list[Message] = []
         for channel in watchers:
             seen = [await layer.receive(channel) for _ in range(21)]
             assert [m["percent"] for m in seen] == list(range(0, 101, 5))
