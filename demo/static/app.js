@@ -50,6 +50,12 @@ class ReconnectingSocket {
         this.setState("closed");
         return;
       }
+      if (navigator.onLine === false) {
+        // No network: no point in retrying until it is back (the "online" event).
+        this.retryAt = Infinity;
+        this.setState("waiting");
+        return;
+      }
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.attempt);
       const jittered = delay * (0.8 + Math.random() * 0.4);
       this.attempt += 1;
@@ -121,7 +127,12 @@ function renderStatus() {
     const retryAt = Math.min(...all.filter((s) => s.state === "waiting").map((s) => s.retryAt));
     const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
     state = "reconnecting";
-    text = seconds > 0 ? `reconnecting in ${seconds}s…` : "reconnecting…";
+    if (retryAt === Infinity) {
+      text = "offline: waiting for the network…";
+      if (navigator.onLine) all.forEach((s) => s.retryNow()); // missed the "online" event
+    } else {
+      text = seconds > 0 ? `reconnecting in ${seconds}s…` : "reconnecting…";
+    }
   } else if (all.length < 2 || all.some((s) => s.state !== "open")) {
     state = "connecting";
     text = "connecting…";
