@@ -50,7 +50,7 @@ message is handled by exactly one of them.
 WORKER_EPILOG = """\
 channel layers:
   The worker receives on the layer registered as --layer (default "default"). Register it
-  either in the module named by --app, when it is imported (as the README's setup does),
+  either in the module named by --app, when it is imported (a setup function it calls),
   or in a function named by --setup, called before the app is imported (it may be async):
 
       # myproject/layers.py
