@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import threading
 import weakref
 from collections.abc import Callable, Coroutine, Sequence
@@ -413,10 +412,12 @@ class JsonWebsocketConsumer(WebsocketConsumer):
 
     @classmethod
     def decode_json(cls, text_data: str) -> Any:
-        """Decode a text frame; raise ``ValueError`` when it is not valid."""
-        return json.loads(text_data)
+        """Decode a text frame; raise ``ValueError`` when it is not valid (by default as
+        ``AsyncJsonWebsocketConsumer.decode_json`` does)."""
+        return AsyncJsonWebsocketConsumer.decode_json(text_data)
 
     @classmethod
     def encode_json(cls, content: object) -> str:
-        """Encode ``content`` for a text frame."""
-        return json.dumps(content)
+        """Encode ``content`` for a text frame (by default as
+        ``AsyncJsonWebsocketConsumer.encode_json`` does)."""
+        return AsyncJsonWebsocketConsumer.encode_json(content)
