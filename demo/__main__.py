@@ -14,6 +14,7 @@ import uvicorn
 
 from demo.jobs import step_seconds
 from demo.layers import RedisUnreachableError, layer_name, probe, redis_url
+from demo.worker import stop_grace_seconds
 
 logger = logging.getLogger("demo")
 
@@ -33,13 +34,14 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
+def _stop(worker: subprocess.Popen[bytes], grace: float) -> None:
+    """Ask the worker to stop; it has ``grace`` seconds to finish its jobs in hand."""
     if worker.stdin is not None:
         worker.stdin.close()
     if worker.poll() is None:
         worker.terminate()
         try:
-            worker.wait(timeout=15)
+            worker.wait(timeout=grace + 5)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     url = redis_url()
     try:
         step_seconds()
+        grace = stop_grace_seconds()
     except ValueError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         pass  # Ctrl-C: uvicorn has shut down already
     finally:
         if worker is not None:
-            _stop(worker)
+            _stop(worker, grace)
     return 0
 
 

@@ -21,7 +21,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from demo.consumers import NOTIFICATIONS_GROUP, ChatConsumer, EventsConsumer
-from demo.jobs import JOBS_CHANNEL, job_group, job_request, serve_jobs, step_seconds
+from demo.jobs import (
+    JOBS_CHANNEL,
+    job_group,
+    job_request,
+    queued_report,
+    serve_jobs,
+    step_seconds,
+)
 from demo.layers import (
     RedisUnreachableError,
     check_reachable,
@@ -75,17 +82,20 @@ async def _lifespan(progress: ProgressStore) -> AsyncGenerator[None]:
         raise
     register_channel_layer("default", layer)
     in_process = None
+    stop = asyncio.Event()
     if url is None:
+        # The in-memory layer and store end with this process: jobs in hand at shutdown are
+        # cancelled at once (grace 0); a page that comes back hears they are lost.
+        worker = f"web pid {os.getpid()}"
         in_process = asyncio.create_task(
-            serve_jobs(layer, progress=progress, worker=f"web pid {os.getpid()}", step=step)
+            serve_jobs(layer, progress=progress, worker=worker, stop=stop, step=step, grace=0)
         )
     try:
         yield
     finally:
         if in_process is not None:
-            in_process.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await in_process
+            stop.set()
+            await in_process
         unregister_channel_layer("default")
         await layer.aclose()
         await progress.aclose()
@@ -126,6 +136,8 @@ def create_app(*, progress: ProgressStore | None = None) -> FastAPI:
 
         The channel joins the group before the job is queued, so it hears every step; the
         ``job.follow`` message tells its consumer, which leaves the group when it closes.
+        The job is saved as queued first: a page that reconnects before a worker takes it
+        finds it known, not lost.
         """
         try:
             channel = BaseChannelLayer.require_valid_channel_name(request.channel)
@@ -133,6 +145,7 @@ def create_app(*, progress: ProgressStore | None = None) -> FastAPI:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
         job = secrets.token_hex(4)
         layer = get_channel_layer()
+        await store.save(queued_report(job))
         try:
             await layer.group_add(job_group(job), channel)
             await layer.send(channel, {"type": "job.follow", "job": job})

@@ -8,19 +8,26 @@
   the socket closes or the job is done). After a reconnect the page sends
   ``{"kind": "follow", "jobs": [id, ...]}`` for its unfinished jobs, and the new
   connection joins their groups again, then sends each job's latest saved progress (a
-  job that ended while the page had no connection shows done). Any other client message
-  closes that one socket with 1007 (invalid payload); a page may follow at most
-  ``MAX_FOLLOWED`` jobs at once.
+  job that ended while the page had no connection shows done), or says it is lost when
+  nothing is kept of it (the in-memory store went with a restarted server). Any other
+  client message closes that one socket with 1007 (invalid payload); a page may follow at
+  most ``MAX_FOLLOWED`` jobs at once.
+
+Job events sent to the page carry the job's ``state`` (queued, running, done, lost, with a
+``reason`` when lost) and ``age``, the seconds since the job reported it; ``hello`` tells
+the page ``stale_after``, the seconds without news after which it says a running job has
+stalled (its worker was killed, or is stuck).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any, Final, cast
 from urllib.parse import parse_qs
 
-from demo.jobs import is_job_id, job_group
+from demo.jobs import is_job_id, job_group, lost_report, stale_seconds, step_seconds
 from demo.progress import ProgressStore
 from fast_channels.consumer.websocket import AsyncJsonWebsocketConsumer
 from fast_channels.exceptions import DenyConnection
@@ -138,7 +145,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         """Accept, and tell the browser the channel name to start its jobs with."""
         await self.accept()
-        await self.send_json({"kind": "hello", "channel": self.channel_name})
+        stale_after = stale_seconds(step_seconds())
+        await self.send_json(
+            {"kind": "hello", "channel": self.channel_name, "stale_after": stale_after}
+        )
 
     async def receive_json(self, content: Any) -> None:
         """``{"kind": "follow", "jobs": [...]}``: join those jobs' groups and send their
@@ -151,9 +161,13 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         for job in jobs:
             await self._follow(job)
-            latest = await self.progress.latest(job) if self.progress is not None else None
-            if latest is not None:
-                await self.job_progress(latest)  # where it got to meanwhile; done: leave
+            if self.progress is None:
+                continue
+            latest = await self.progress.latest(job)
+            if latest is None:
+                reason = "the server has no record of this job: it was lost in a restart"
+                latest = lost_report(job, 0, worker="", reason=reason)
+            await self.job_progress(latest)  # where it got to meanwhile; done or lost: leave
 
     async def notify_message(self, event: Message) -> None:
         """A notification from ``POST /notify``."""
@@ -164,18 +178,22 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self._follow(str(event["job"]))
 
     async def job_progress(self, event: Message) -> None:
-        """Progress of a job this browser follows; the last one ends the following."""
+        """Progress of a job this browser follows; done or lost ends the following."""
         job, done = str(event["job"]), bool(event["done"])
-        await self.send_json(
-            {
-                "kind": "job",
-                "job": job,
-                "percent": event["percent"],
-                "worker": event["worker"],
-                "done": done,
-            }
-        )
-        if done:
+        state = str(event.get("state", "done" if done else "running"))
+        update: dict[str, object] = {
+            "kind": "job",
+            "job": job,
+            "percent": event["percent"],
+            "worker": event["worker"],
+            "done": done,
+            "state": state,
+            "age": round(max(0.0, time.time() - float(event.get("at", time.time()))), 1),
+        }
+        if state == "lost":
+            update["reason"] = str(event.get("reason", ""))
+        await self.send_json(update)
+        if done or state == "lost":
             self.following.discard(job)
             await self.leave_group(job_group(job))
 

@@ -4,6 +4,11 @@
 :class:`~fast_channels.worker.Worker`; ``--help`` explains every option. Exit status: 0
 after a graceful stop, 1 if a second signal cut handlers short or the worker crashed, 2 for
 a usage or configuration error (nothing was received then).
+
+The command refuses an in-memory layer (exit 2): it lives in one process, so a worker
+process on it could never receive what the application's processes send, and would wait
+forever without a word. (:class:`~fast_channels.worker.Worker` itself still runs on one,
+inside the application's own process.)
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import sys
 from collections.abc import Sequence
 
 from fast_channels import __version__
-from fast_channels.exceptions import FastChannelsError
+from fast_channels.exceptions import ConfigurationError, FastChannelsError
+from fast_channels.layers.in_memory import InMemoryChannelLayer
 from fast_channels.layers.registry import (
     get_channel_layer,
     registered_aliases,
@@ -44,7 +50,7 @@ message is handled by exactly one of them.
 WORKER_EPILOG = """\
 channel layers:
   The worker receives on the layer registered as --layer (default "default"). Register it
-  either in the module named by --app, when it is imported (as the README's setup does),
+  either in the module named by --app, when it is imported (a setup function it calls),
   or in a function named by --setup, called before the app is imported (it may be async):
 
       # myproject/layers.py
@@ -54,14 +60,17 @@ channel layers:
       fast-channels worker thumbnails --app myproject.workers:ThumbnailConsumer \\
           --setup myproject.layers:setup
 
-  The in-memory layer reaches no other process: a worker needs a Redis layer. Every
-  registered layer is closed when the worker exits.
+  The in-memory layer reaches no other process: a worker needs a Redis layer, and the
+  command refuses an in-memory one (exit 2). Every registered layer is closed when the
+  worker exits. When Redis is unreachable the worker says so at once, repeats it every
+  few seconds while it lasts, and says when Redis is back.
 
 failures and stopping:
   A handler that raises is logged with the message type and the worker goes on (the
   message is not retried). SIGTERM or SIGINT: stop receiving, finish the messages in hand,
   exit 0; messages not received yet stay in the layer for other workers. A second signal
-  cancels the handlers still running and exits 1. Exit status 2: bad usage or configuration.
+  cancels the handlers still running (counted as cancelled: their messages are lost) and
+  exits 1. Exit status 2: bad usage or configuration.
 
 example:
   fast-channels worker thumbnails --app myproject.workers:ThumbnailConsumer --concurrency 4
@@ -92,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         "--app",
         required=True,
         metavar="MODULE:ATTR",
-        help="the consumer: an AsyncConsumer subclass or its as_asgi() app, "
+        help="the consumer: an AsyncConsumer (or SyncConsumer) subclass or its as_asgi() app, "
         "e.g. myproject.workers:ThumbnailConsumer",
     )
     worker.add_argument(
@@ -171,12 +180,23 @@ async def _close_layers() -> None:
         unregister_channel_layer(alias)
 
 
+def _require_shared(worker: Worker, alias: str) -> None:
+    if isinstance(worker.layer, InMemoryChannelLayer):
+        raise ConfigurationError(
+            f"the layer registered as {alias!r} is an {type(worker.layer).__name__}, which "
+            "only its own process can reach: this worker would never receive what your "
+            "application sends. Register a RedisChannelLayer (with the hosts and prefix "
+            f"of your application's) as {alias!r}, in the --app module or a --setup function"
+        )
+
+
 async def _serve(args: argparse.Namespace) -> int:
     try:
         if args.setup:
             await _setup(args.setup)
         app = as_worker_app(_import(args.app, "--app"))
         worker = Worker(app, args.channels, layer_alias=args.layer, concurrency=args.concurrency)
+        _require_shared(worker, args.layer)
     except FastChannelsError as exc:
         print(f"fast-channels worker: error: {exc}", file=sys.stderr)
         await _close_layers()
@@ -212,7 +232,11 @@ async def _serve(args: argparse.Namespace) -> int:
         await _close_layers()
     stats = worker.statistics()
     logger.info(
-        "worker pid %d stopped: %d handled, %d failed", os.getpid(), stats.handled, stats.failed
+        "worker pid %d stopped: %d handled, %d failed, %d cancelled",
+        os.getpid(),
+        stats.handled,
+        stats.failed,
+        stats.cancelled,
     )
     return 1 if worker.forced else 0
 

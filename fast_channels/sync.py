@@ -2,7 +2,7 @@
 
 ::
 
-    layer = get_channel_layer()            # a BaseChannelLayer
+    layer = get_channel_layer()            # any channel layer
     layer.group_send_sync("chat", {"type": "chat.message", "text": "build finished"})
 
 Every ``*_sync`` method (and :func:`run`) hands its coroutine to **one event loop per
@@ -30,6 +30,9 @@ thread until it is done. What follows from that:
   cancelled ``receive()`` loses no message: the next one gets it.
 * **fork()**: a child process (Celery's prefork pool, ``multiprocessing`` with ``fork``) never
   uses its parent's loop thread; it starts its own on its first call.
+* **Threads started by** :func:`to_thread` (the handlers of the synchronous consumers run
+  in them) are an exception: there, sync calls run on the event loop that started the
+  thread, the one the connection and its layer already use, while the thread waits.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import contextvars
+import functools
 import logging
 import os
 import threading
@@ -51,7 +56,7 @@ from fast_channels.types import Message
 if TYPE_CHECKING:
     from fast_channels.layers.base import ChannelLayer
 
-__all__ = ["THREAD_NAME", "SyncLayerMethods", "run", "shutdown"]
+__all__ = ["THREAD_NAME", "SyncLayerMethods", "run", "shutdown", "to_thread"]
 
 logger: logging.Logger = logging.getLogger("fast_channels.sync")
 
@@ -63,6 +68,11 @@ ABANDON_WAIT = 5.0
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+_HOME_LOOP: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "fast_channels_sync_home_loop", default=None
+)
+"""In a thread started by :func:`to_thread`: the event loop that started it."""
 
 
 class _LoopResources(Protocol):
@@ -243,13 +253,53 @@ def run(function: Callable[_P, Awaitable[_T]], /, *args: _P.args, **kwargs: _P.k
     Blocks the calling thread until it is done and raises what it raises. Use it for layer
     methods without a ``*_sync`` twin, or any ``ChannelLayer``: ``run(layer.send, ch, msg)``.
     An exception raised in the calling thread while it waits (``KeyboardInterrupt``)
-    cancels the call on the loop, and propagates once the call has ended.
+    cancels the call on the loop, and propagates once the call has ended. In a thread of
+    :func:`to_thread`, it runs on the loop that started the thread instead.
     Raises :class:`~fast_channels.exceptions.SyncCalledFromAsyncError` (and does not call
     ``function``) when an event loop runs in the calling thread.
     """
     name = getattr(function, "__qualname__", repr(function))
     _check_no_running_loop(f"fast_channels.sync.run({name})", f"await {name}(...)")
+    home = _HOME_LOOP.get()
+    if home is not None:
+        return _run_at_home(home, lambda: function(*args, **kwargs))
     return _wait(_loop_thread().submit(lambda: function(*args, **kwargs)))
+
+
+async def _awaited(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
+
+
+def _run_at_home(home: asyncio.AbstractEventLoop, awaitable: Callable[[], Awaitable[_T]]) -> _T:
+    """Run ``await awaitable()`` on ``home`` (the loop that started this thread) and wait."""
+    try:
+        future = asyncio.run_coroutine_threadsafe(_awaited(awaitable()), home)
+    except RuntimeError as exc:  # the loop is closed
+        raise LayerClosedError(
+            f"the event loop that started this thread has stopped ({exc}); the call was not made"
+        ) from None
+    try:
+        return future.result()
+    except BaseException:
+        future.cancel()
+        raise
+
+
+async def to_thread(function: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """Run ``function(*args, **kwargs)`` in the event loop's default thread pool, as
+    :func:`asyncio.to_thread` does, and return its result.
+
+    In that thread the sync API (``layer.send_sync(...)``, :func:`run`) runs its calls on
+    this event loop, where the layer's connections already live, while the thread waits:
+    no second loop, no second connection pool, and the calls of one thread stay in order.
+    The thread sees a copy of the caller's ``contextvars``. Cancelling the await does not
+    stop the thread: ``function`` runs to its end.
+    """
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    context.run(_HOME_LOOP.set, loop)
+    call = functools.partial(context.run, function, *args, **kwargs)
+    return await loop.run_in_executor(None, call)
 
 
 def shutdown(timeout: float = 10.0) -> None:
@@ -296,6 +346,10 @@ def _call_sync(
     **kwargs: _P.kwargs,
 ) -> None:
     _check_no_running_loop(f"layer.{what}_sync()", f"await layer.{what}(...)")
+    home = _HOME_LOOP.get()
+    if home is not None:
+        _run_at_home(home, lambda: function(*args, **kwargs))
+        return
     loop_thread = _loop_thread()
     loop_thread.users.add(layer)
     _wait(loop_thread.submit(lambda: function(*args, **kwargs)))

@@ -20,10 +20,20 @@ Semantics:
   message type and channel, counted in ``statistics()``, and the worker goes on; the
   message is not retried (at-most-once). If receiving fails (e.g. Redis restarting), the
   error is logged and receiving resumes after ``retry_delay`` seconds.
+* **An unreachable layer is reported.** A layer on Redis keeps reconnecting by itself while
+  Redis is down, so a waiting ``receive()`` just waits. The worker therefore checks the
+  layer (one harmless round trip: leaving the group ``fast-channels.worker-check``, which
+  nobody joins) when it starts and every ``health_interval`` seconds. When a check fails it
+  logs an error at once ("... is unreachable ...: no message can be received until it is
+  back"), checks again every ``retry_delay`` seconds and repeats the error at most every
+  ``health_interval`` seconds while it lasts; when Redis answers again it logs that the
+  layer is back. ``statistics()`` shows ``layer_reachable`` and counts failed checks. (The
+  pub/sub layer answers this check without Redis, so it is never reported there.)
 * **Graceful stop.** :meth:`Worker.stop` (the CLI calls it on SIGTERM/SIGINT) stops receiving
   (cancelling a ``receive()`` loses no message), lets the messages in hand finish, then ends
   the consumer instances; :meth:`Worker.run` returns. A second ``stop()`` cancels the
-  handlers still running.
+  handlers still running: each is logged and counted as ``cancelled`` (its message is
+  lost: it was taken from the layer and not finished).
 """
 
 from __future__ import annotations
@@ -37,14 +47,18 @@ from dataclasses import dataclass
 from typing import cast
 
 from fast_channels.consumer.base import AsyncConsumer, ConsumerApp
+from fast_channels.consumer.sync import SyncConsumer
 from fast_channels.exceptions import ConfigurationError, ConsumerError, LayerClosedError
 from fast_channels.layers.base import BaseChannelLayer, ChannelLayer
 from fast_channels.layers.registry import get_channel_layer
 from fast_channels.types import ASGIEvent, Message, Scope
 
-__all__ = ["Worker", "WorkerStatistics", "as_worker_app"]
+__all__ = ["CHECK_GROUP", "Worker", "WorkerStatistics", "as_worker_app"]
 
 logger: logging.Logger = logging.getLogger("fast_channels.worker")
+
+CHECK_GROUP = "fast-channels.worker-check"
+"""The group a worker leaves to check that its layer answers (nobody ever joins it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +75,12 @@ class WorkerStatistics:
     """Messages received and not finished yet (running or about to run)."""
     receive_errors: int = 0
     """Failed ``receive()`` calls (each retried after ``retry_delay``)."""
+    cancelled: int = 0
+    """Messages whose handler a second :meth:`Worker.stop` cancelled (each one is lost)."""
+    layer_checks_failed: int = 0
+    """Checks of the layer that failed (Redis unreachable, or no answer in time)."""
+    layer_reachable: bool = True
+    """Whether the last check of the layer succeeded (True before the first one)."""
 
 
 class _Instance:
@@ -80,13 +100,15 @@ async def _no_client_send(event: ASGIEvent) -> None:
 
 def as_worker_app(app: object) -> ConsumerApp[AsyncConsumer]:
     """``app`` as a consumer app a :class:`Worker` can run; ``ConfigurationError`` if it is
-    neither an ``AsyncConsumer`` subclass nor the ``as_asgi()`` app of one."""
+    neither an ``AsyncConsumer`` or ``SyncConsumer`` subclass nor the ``as_asgi()`` app of
+    one."""
     if isinstance(app, ConsumerApp):
         return cast("ConsumerApp[AsyncConsumer]", app)
-    if isinstance(app, type) and issubclass(app, AsyncConsumer):
+    if isinstance(app, type) and issubclass(app, AsyncConsumer | SyncConsumer):
         return app.as_asgi()
     raise ConfigurationError(
-        f"a worker runs an AsyncConsumer subclass or its as_asgi() app, got {app!r}"
+        f"a worker runs an AsyncConsumer subclass (or a SyncConsumer one) or its as_asgi() "
+        f"app, got {app!r}"
     )
 
 
@@ -95,13 +117,14 @@ class Worker:
 
     def __init__(
         self,
-        app: type[AsyncConsumer] | ConsumerApp[AsyncConsumer],
+        app: type[AsyncConsumer] | type[SyncConsumer] | ConsumerApp[AsyncConsumer],
         channels: Sequence[str],
         *,
         layer: ChannelLayer | None = None,
         layer_alias: str = "default",
         concurrency: int = 1,
         retry_delay: float = 1.0,
+        health_interval: float = 5.0,
     ) -> None:
         self.app: ConsumerApp[AsyncConsumer] = as_worker_app(app)
         scope_type = self.app.consumer_class.scope_type
@@ -129,10 +152,23 @@ class Worker:
             raise ConfigurationError(f"retry_delay must be a number, got {retry_delay!r}")
         if retry_delay <= 0:
             raise ConfigurationError(f"retry_delay must be positive, got {retry_delay!r}")
+        if (
+            isinstance(health_interval, bool)
+            or not isinstance(health_interval, int | float)
+            or health_interval <= 0
+        ):
+            raise ConfigurationError(
+                f"health_interval must be a positive number of seconds, got {health_interval!r}"
+            )
         self.channels: tuple[str, ...] = tuple(channels)
         self.layer: ChannelLayer = layer if layer is not None else get_channel_layer(layer_alias)
         self.concurrency: int = concurrency
         self.retry_delay: float = float(retry_delay)
+        self.health_interval: float = float(health_interval)
+        self._layer_label = (
+            f"channel layer {layer_alias!r}" if layer is None else f"the {type(layer).__name__}"
+        )
+        self._layer_reachable = True
         self._stopping = asyncio.Event()
         self._stop_requests = 0
         self._ran = False
@@ -141,12 +177,20 @@ class Worker:
         self._running: set[asyncio.Task[None]] = set()
         self._idle: dict[str, list[_Instance]] = {}
         self._instances: list[_Instance] = []
-        self._counts = {"received": 0, "handled": 0, "failed": 0, "receive_errors": 0}
+        self._counts = {
+            "received": 0,
+            "handled": 0,
+            "failed": 0,
+            "receive_errors": 0,
+            "cancelled": 0,
+            "layer_checks_failed": 0,
+        }
 
     def statistics(self) -> WorkerStatistics:
         """The worker's counters right now."""
         return WorkerStatistics(
             in_hand=len(self._running) + len(self._buffered),
+            layer_reachable=self._layer_reachable,
             **self._counts,
         )
 
@@ -178,13 +222,69 @@ class Worker:
             raise ConsumerError("a Worker runs once; create a new one")
         self._ran = True
         stop_wait = asyncio.create_task(self._stopping.wait())
+        watch = asyncio.create_task(self._watch_layer())
         try:
             await self._receive_loop(stop_wait)
         finally:
             await self._drain()
             stop_wait.cancel()
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
             await self._end_instances()
             self._stopping.set()
+
+    async def _check_layer(self) -> BaseException | None:
+        """One round trip to the layer; what went wrong, or None if it answered."""
+        try:
+            async with asyncio.timeout(self.health_interval):
+                await self.layer.group_discard(CHECK_GROUP, self.channels[0])
+        except LayerClosedError:
+            return None  # the receive loop stops the worker
+        except TimeoutError:
+            return TimeoutError(f"no answer within {self.health_interval:g}s")
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _watch_layer(self) -> None:
+        """Check the layer now and then; say when it is unreachable, and when it is back."""
+        loop = asyncio.get_running_loop()
+        down_since = last_said = 0.0
+        while True:
+            problem = await self._check_layer()
+            now = loop.time()
+            if problem is None:
+                if not self._layer_reachable:
+                    self._layer_reachable = True
+                    logger.warning(
+                        "%s is reachable again after %.1fs: receiving",
+                        self._layer_label,
+                        now - down_since,
+                    )
+                await asyncio.sleep(self.health_interval)
+                continue
+            self._counts["layer_checks_failed"] += 1
+            cause = f"{type(problem).__name__}: {problem}"
+            if self._layer_reachable:
+                self._layer_reachable = False
+                down_since = last_said = now
+                logger.error(
+                    "%s is unreachable (%s); no message can be received until it is back "
+                    "(checking every %gs)",
+                    self._layer_label,
+                    cause,
+                    self.retry_delay,
+                )
+            elif now - last_said >= self.health_interval:
+                last_said = now
+                logger.error(
+                    "%s still unreachable after %.0fs (%s)",
+                    self._layer_label,
+                    now - down_since,
+                    cause,
+                )
+            await asyncio.sleep(self.retry_delay)
 
     async def _receive_loop(self, stop_wait: asyncio.Task[bool]) -> None:
         while not self._stopping.is_set():
@@ -253,6 +353,9 @@ class Worker:
         kind = message.get("type")
         try:
             instance = await self._instance(channel)
+        except asyncio.CancelledError:
+            self._cancelled(kind, channel)
+            raise
         except Exception:
             self._counts["failed"] += 1
             logger.exception(
@@ -264,6 +367,9 @@ class Worker:
             return
         try:
             await instance.consumer.dispatch_in_turn(message)
+        except asyncio.CancelledError:
+            self._cancelled(kind, channel)
+            raise
         except Exception:
             self._counts["failed"] += 1
             logger.exception("handler for message type %r on channel %r failed", kind, channel)
@@ -272,6 +378,15 @@ class Worker:
         finally:
             if not instance.task.done():
                 self._idle.setdefault(channel, []).append(instance)
+
+    def _cancelled(self, kind: object, channel: str) -> None:
+        self._counts["cancelled"] += 1
+        logger.warning(
+            "handler for message type %r on channel %r was cancelled by a second stop; "
+            "the message is lost",
+            kind,
+            channel,
+        )
 
     async def _instance(self, channel: str) -> _Instance:
         idle = self._idle.get(channel)

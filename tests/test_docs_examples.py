@@ -117,7 +117,7 @@ async def test_readme_fastapi_form_where_fastapi_still_has_it() -> None:
 
 async def test_readme_testing_sample_runs() -> None:
     readme_test = importlib.import_module("docs.examples.test_echo")
-    await readme_test.test_chat_consumer()
+    await readme_test.test_echo()
 
 
 def test_as_asgi_is_what_frameworks_mount() -> None:

@@ -11,6 +11,7 @@ PUBLIC_MODULES = [
     "fast_channels.consumer.app",
     "fast_channels.consumer.base",
     "fast_channels.consumer.http",
+    "fast_channels.consumer.sync",
     "fast_channels.consumer.websocket",
     "fast_channels.exceptions",
     "fast_channels.integrations",

@@ -340,3 +340,45 @@ def test_sync_calls_share_one_pool_and_shutdown_closes_it(redis_server: RedisPro
     assert connections() == baseline
     asyncio.run(layer.flush())
     asyncio.run(layer.aclose())
+
+
+def test_every_documented_sync_call_runs_on_the_registered_layer() -> None:
+    """docs/examples/sync_calls.py: the calls docs/sync.md lists, on ``get_channel_layer()``."""
+    from docs.examples.sync_calls import every_sync_call
+    from fast_channels.layers import register_channel_layer
+
+    layer = InMemoryChannelLayer()
+    register_channel_layer("default", layer)
+    received = every_sync_call()
+    assert received == {
+        "type": "received",
+        "group": {"type": "export.done", "url": "/exports/42.csv"},
+        "direct": {"type": "thumbnail.create", "job": 7},
+    }
+    assert layer.statistics().groups == 0
+
+
+async def test_to_thread_runs_the_threads_sync_calls_on_the_calling_loop() -> None:
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    class Layer(InMemoryChannelLayer):
+        async def send(self, channel: str, message: Message) -> None:
+            loops.append(asyncio.get_running_loop())
+            await super().send(channel, message)
+
+    layer = Layer()
+    channel = await layer.new_channel()
+
+    async def where() -> None:
+        loops.append(asyncio.get_running_loop())
+
+    def blocking_code() -> str:
+        layer.send_sync(channel, {"type": "from.thread"})
+        sync.run(where)
+        return threading.current_thread().name
+
+    thread = await sync.to_thread(blocking_code)
+    assert thread != threading.current_thread().name
+    assert loops == [asyncio.get_running_loop()] * 2
+    assert await layer.receive(channel) == {"type": "from.thread"}
+    await layer.aclose()

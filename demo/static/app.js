@@ -1,7 +1,8 @@
 // The demo page: two WebSockets that come back after a server restart (exponential
 // backoff with jitter), a chat room per path, notifications and job progress. A job
 // reports to its group; after a reconnect the page asks to follow its unfinished jobs,
-// and hears where each one got to meanwhile.
+// and hears where each one got to meanwhile. A job's bar never stops without a word: a
+// job reported lost says why, and one with no news for a while says it has stalled.
 "use strict";
 
 const BACKOFF_START_MS = 500;
@@ -47,6 +48,12 @@ class ReconnectingSocket {
       this.ws = null;
       if (this.stopped) {
         this.setState("closed");
+        return;
+      }
+      if (navigator.onLine === false) {
+        // No network: no point in retrying until it is back (the "online" event).
+        this.retryAt = Infinity;
+        this.setState("waiting");
         return;
       }
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.attempt);
@@ -99,7 +106,8 @@ const ui = {
   name: params.get("name") || localStorage.getItem("fc-demo-name") || `guest-${Math.floor(Math.random() * 9000 + 1000)}`,
   me: null, // this page's channel in the chat room
   eventsChannel: null, // this page's channel for notifications and jobs
-  following: new Set(), // ids of the jobs started here that have not reported done
+  following: new Set(), // ids of the jobs started here that have not reported done or lost
+  staleAfter: 0, // seconds without news after which a running job shows "stalled"
   chat: null,
   events: null,
 };
@@ -119,7 +127,12 @@ function renderStatus() {
     const retryAt = Math.min(...all.filter((s) => s.state === "waiting").map((s) => s.retryAt));
     const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
     state = "reconnecting";
-    text = seconds > 0 ? `reconnecting in ${seconds}s…` : "reconnecting…";
+    if (retryAt === Infinity) {
+      text = "offline: waiting for the network…";
+      if (navigator.onLine) all.forEach((s) => s.retryNow()); // missed the "online" event
+    } else {
+      text = seconds > 0 ? `reconnecting in ${seconds}s…` : "reconnecting…";
+    }
   } else if (all.length < 2 || all.some((s) => s.state !== "open")) {
     state = "connecting";
     text = "connecting…";
@@ -224,12 +237,18 @@ function onNotification(text) {
   toast(`🔔 ${text}`);
 }
 
+function findJobRow(job) {
+  return document.querySelector(`#jobs li[data-job="${CSS.escape(job)}"]`);
+}
+
 function jobRow(job) {
-  let row = document.querySelector(`#jobs li[data-job="${CSS.escape(job)}"]`);
+  let row = findJobRow(job);
   if (!row) {
     row = el("li", "job");
     row.dataset.job = job;
     row.dataset.percent = "0";
+    row.dataset.state = "queued";
+    row.heardAt = Date.now();
     const head = el("div", "job-head");
     head.append(el("span", "job-name", `job ${job}`), el("span", "percent", "queued"));
     const bar = el("div", "bar");
@@ -240,26 +259,69 @@ function jobRow(job) {
   return row;
 }
 
+const FINAL_STATES = new Set(["done", "lost"]);
+
 function onJob(data) {
   const row = jobRow(data.job);
+  if (FINAL_STATES.has(row.dataset.state)) return;
+  const state = data.state || (data.done ? "done" : "running");
   // A step older than the one shown: heard after the latest one a reconnect sent.
-  if (data.percent < Number(row.dataset.percent)) return;
+  if (state !== "lost" && data.percent < Number(row.dataset.percent)) return;
   row.dataset.percent = String(data.percent);
-  row.querySelector(".percent").textContent = `${data.percent}%`;
+  row.dataset.state = state;
+  row.heardAt = Date.now() - (Number(data.age) || 0) * 1000;
+  row.classList.remove("stalled");
+  const label = row.querySelector(".percent");
+  const note = row.querySelector(".worker");
   row.querySelector(".fill").style.width = `${data.percent}%`;
-  row.querySelector(".worker").textContent = `run by ${data.worker}`;
+  if (state === "lost") {
+    label.textContent = `lost at ${data.percent}%`;
+    note.textContent = data.reason || "this job will not finish";
+  } else if (state === "queued") {
+    label.textContent = "queued";
+    note.textContent = "waiting for a worker…";
+  } else {
+    label.textContent = `${data.percent}%`;
+    note.textContent = `run by ${data.worker}`;
+  }
+  row.classList.toggle("lost", state === "lost");
   row.classList.toggle("done", data.percent >= 100);
-  if (data.done) ui.following.delete(data.job);
+  if (FINAL_STATES.has(state)) ui.following.delete(data.job);
 }
 
-function onHello(channel) {
-  ui.eventsChannel = channel;
-  // A new connection (a reconnect): join the groups of the jobs still running again.
-  if (ui.following.size) ui.events.send({ kind: "follow", jobs: [...ui.following] });
+/** Say so when a job has not been heard of for a while: its worker may be gone. */
+function checkStalled() {
+  if (!ui.staleAfter || !ui.events || ui.events.state !== "open") return;
+  for (const job of ui.following) {
+    const row = findJobRow(job);
+    if (!row || FINAL_STATES.has(row.dataset.state)) continue;
+    const quiet = (Date.now() - row.heardAt) / 1000;
+    if (quiet <= ui.staleAfter) continue;
+    row.classList.add("stalled");
+    row.querySelector(".percent").textContent = `stalled at ${row.dataset.percent}%`;
+    row.querySelector(".worker").textContent =
+      row.dataset.state === "queued"
+        ? `no worker has taken it for ${Math.round(quiet)}s: is the worker running?`
+        : `no news for ${Math.round(quiet)}s: its worker may have stopped, and the job may be lost`;
+  }
+}
+setInterval(checkStalled, 500);
+
+function onHello(data) {
+  ui.eventsChannel = data.channel;
+  ui.staleAfter = Number(data.stale_after) || 0;
+  // A new connection (a reconnect): join the groups of the jobs still running again; each
+  // one's latest news comes back, with its age, so the silence before does not count.
+  if (!ui.following.size) return;
+  for (const job of ui.following) {
+    const row = findJobRow(job);
+    if (row) row.heardAt = Date.now();
+  }
+  ui.events.send({ kind: "follow", jobs: [...ui.following] });
 }
 
 function onEvent(data) {
-  if (data.kind === "hello") onHello(data.channel);
+  if (data.kind === "hello") onHello(data);
   else if (data.kind === "notification") onNotification(data.text);
   else if (data.kind === "job") onJob(data);
 }
@@ -280,7 +342,7 @@ $("#start-job").addEventListener("click", async () => {
     return;
   }
   const { job } = await response.json();
-  if (jobRow(job).classList.contains("done")) return;
+  if (FINAL_STATES.has(jobRow(job).dataset.state)) return;
   ui.following.add(job);
   // Reconnected while the request was on its way: the new connection must join too.
   if (ui.eventsChannel !== channel) ui.events.send({ kind: "follow", jobs: [job] });

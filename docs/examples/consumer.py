@@ -1,4 +1,4 @@
-"""The README's chat consumer: the seed sample with type hints added.
+"""A chat consumer: one room for everybody.
 
 Every connection joins the ``chat_room`` group; what one client sends reaches all.
 """

@@ -1,9 +1,9 @@
-"""The README's FastAPI integration (``main.py``), for FastAPI on Starlette 1.x.
+"""A FastAPI app (``main.py``) whose WebSocket routes live on a sub-app mounted at ``/ws``.
 
 Starlette 1.x application objects have no ``add_websocket_route`` (0.x had it), nor
-have FastAPI apps built on them. The router still has it, so the README's
-``ws_app.add_websocket_route(...)`` becomes ``ws_app.router.add_websocket_route(...)``.
-(On FastAPI versions built on Starlette 0.x, the README's line works as written.)
+have FastAPI apps built on them. The router still has it, so write
+``ws_app.router.add_websocket_route(...)``; on FastAPI versions built on Starlette 0.x,
+``ws_app.add_websocket_route(...)`` works too.
 """
 
 from fastapi import FastAPI

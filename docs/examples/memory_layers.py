@@ -1,4 +1,4 @@
-"""The README's ``layers.py`` for one process: an in-memory default layer.
+"""``layers.py`` for one process: register an in-memory default layer, once.
 
 Use it for tests and single-process development; the Redis layers reach other processes.
 """

@@ -1,7 +1,6 @@
-"""A chat room per URL, and an HTTP endpoint that posts into a room.
+"""A chat room per URL, and an HTTP endpoint that posts into a room (the README's first example).
 
-Run it: ``uvicorn docs.examples.quickstart:app`` (the README shows this file verbatim).
-"""
+Run it with ``uvicorn docs.examples.quickstart:app``."""
 
 from typing import Any
 

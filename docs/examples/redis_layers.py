@@ -1,4 +1,4 @@
-"""The README's ``layers.py``: a Redis queue layer as the default layer (verbatim sample).
+"""``layers.py``: register a Redis queue layer as the default layer, once per process.
 
 ``REDIS_URL`` names the Redis server (``redis://localhost:6379`` if unset). Building the
 layer does not connect; the first send or receive does.
@@ -14,7 +14,7 @@ from fast_channels.layers import (
 )
 from fast_channels.layers.redis import RedisChannelLayer
 
-# The README imports InMemoryChannelLayer for the commented-out line at the end.
+# InMemoryChannelLayer is for the commented-out line at the end.
 __all__ = ["InMemoryChannelLayer", "setup_channel_layers"]
 
 

@@ -1,4 +1,4 @@
-"""The README's configuration example: in-memory, Redis queue, Redis pub/sub and Sentinel.
+"""Every kind of layer configured at once: in-memory, Redis queue, Redis pub/sub and Sentinel.
 
 * ``"reliable"``: the queue layer, messages persist (up to an hour here) until received,
   each channel holds up to 1,500 of them.

@@ -1,7 +1,7 @@
-"""The README's testing sample, run against :class:`EchoConsumer`.
+"""Testing a consumer with the communicator: the README's sample, against ``EchoConsumer``.
 
-(The README's sample names ``ChatConsumer``, but expects its JSON message echoed back:
-that is what ``EchoConsumer`` does.)
+Needs ``pip install pytest pytest-asyncio`` and ``asyncio_mode = "auto"`` in the project's
+pytest configuration (or the ``@pytest.mark.asyncio`` marker used here).
 """
 
 import pytest
@@ -12,12 +12,11 @@ from .echo import EchoConsumer
 
 
 @pytest.mark.asyncio
-async def test_chat_consumer() -> None:
+async def test_echo() -> None:
     communicator = WebsocketCommunicator(EchoConsumer, "/ws/chat/")
     connected, subprotocol = await communicator.connect()
     assert connected
-    assert subprotocol is None  # (added: EchoConsumer chooses no subprotocol)
-    # Test sending a message
+    assert subprotocol is None  # EchoConsumer chooses no subprotocol
     await communicator.send_json_to({"message": "hello world"})
     response = await communicator.receive_json_from()
     assert response == {"message": "hello world"}

@@ -12,24 +12,14 @@ which every WebSocket client of the web app has joined.
 
 from __future__ import annotations
 
+# --8<-- [start:consumer]
 import asyncio
 import os
 
 from fast_channels.consumer import AsyncConsumer
-from fast_channels.layers import has_layers, register_channel_layer
 from fast_channels.types import Message
 
 PROGRESS = "progress"
-
-
-def setup_layers() -> None:
-    """Register the Redis queue layer the web app uses (same URL, same prefix)."""
-    if has_layers():
-        return
-    from fast_channels.layers.redis import RedisChannelLayer
-
-    url = os.environ.get("REDIS_URL", "redis://localhost:6379")
-    register_channel_layer("default", RedisChannelLayer(hosts=[url], prefix="example"))
 
 
 class ThumbnailConsumer(AsyncConsumer):
@@ -50,3 +40,17 @@ class ThumbnailConsumer(AsyncConsumer):
                     "worker": os.getpid(),
                 },
             )
+
+
+# --8<-- [end:consumer]
+
+
+def setup_layers() -> None:
+    """Register the Redis queue layer the web app uses (same URL, same prefix)."""
+    from fast_channels.layers import has_layers, register_channel_layer
+    from fast_channels.layers.redis import RedisChannelLayer
+
+    if has_layers():
+        return
+    url = os.environ.get("REDIS_URL", "redis://localhost:6379")
+    register_channel_layer("default", RedisChannelLayer(hosts=[url], prefix="example"))

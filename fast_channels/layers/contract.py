@@ -3,6 +3,12 @@
 The semantics every implementation keeps (at most once, FIFO per channel, capacity per
 channel, expiry, cancel-safe ``receive``) are stated in :mod:`fast_channels.layers.base`,
 which implements them once for every backend.
+
+The ``*_sync`` methods are the blocking twins of the async ones, for code that cannot
+``await`` (threads, task queues, sync views); :mod:`fast_channels.sync` states how they run.
+Every layer has them: ``BaseChannelLayer`` inherits them from
+:class:`~fast_channels.sync.SyncLayerMethods`, so ``get_channel_layer().group_send_sync(...)``
+type-checks and runs.
 """
 
 from __future__ import annotations
@@ -59,4 +65,24 @@ class ChannelLayer(Protocol):
 
     def statistics(self) -> LayerStatistics:
         """Counters and sizes of this layer in this process."""
+        ...
+
+    def send_sync(self, channel: str, message: Message) -> None:
+        """Blocking ``send``, from code that is not async."""
+        ...
+
+    def group_send_sync(self, group: str, message: Message) -> None:
+        """Blocking ``group_send``, from code that is not async."""
+        ...
+
+    def group_add_sync(self, group: str, channel: str) -> None:
+        """Blocking ``group_add``, from code that is not async."""
+        ...
+
+    def group_discard_sync(self, group: str, channel: str) -> None:
+        """Blocking ``group_discard``, from code that is not async."""
+        ...
+
+    def flush_sync(self) -> None:
+        """Blocking ``flush``, from code that is not async."""
         ...

@@ -112,11 +112,21 @@ class ApplicationCommunicator:
         if str(event.get("type", "")).endswith(".close"):
             # An application that closes because it failed raises right after: report
             # that error rather than the close (which stays queued for the next call).
-            await self._let_app_settle()
+            # A 1011 close (internal error) says the app failed: wait for it to end (its
+            # disconnect() may still run, e.g. in a thread), within the timeout.
+            if event.get("code") == 1011:
+                await self._wait_app_end(timeout)
+            else:
+                await self._let_app_settle()
             if self._has_unreported_error():
                 self._output.appendleft(event)
                 self._raise_app_error()
         return event
+
+    async def _wait_app_end(self, timeout: float) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait([task], timeout=timeout)
 
     async def _let_app_settle(self) -> None:
         for _ in range(5):

@@ -11,9 +11,18 @@ from tests.demo.server import DemoServer
 VIEWPORT: ViewportSize = {"width": 1280, "height": 720}
 
 
-async def open_demo(browser: Browser, server: DemoServer, *, name: str, room: str) -> Page:
-    """A page in its own browser context (own storage), joined to ``room`` as ``name``."""
-    context = await browser.new_context(viewport=VIEWPORT)
+async def open_demo(
+    browser: Browser, server: DemoServer, *, name: str, room: str, width: int | None = None
+) -> Page:
+    """A page in its own browser context (own storage), joined to ``room`` as ``name``;
+    on a desktop screen, or on a phone screen ``width`` pixels wide."""
+    if width is None:
+        context = await browser.new_context(viewport=VIEWPORT)
+    else:
+        phone: ViewportSize = {"width": width, "height": 800}
+        context = await browser.new_context(
+            viewport=phone, device_scale_factor=1, is_mobile=True, has_touch=True
+        )
     page = await context.new_page()
     await page.goto(f"{server.url}/?{urlencode({'room': room, 'name': name})}")
     await expect_connected(page)

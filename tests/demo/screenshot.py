@@ -1,7 +1,8 @@
-"""Take the README's screenshot of the demo: ``python -m tests.demo.screenshot [PATH]``.
+"""Take the README's screenshot of the demo: ``python -m tests.demo.screenshot [PATH] [WIDTH]``.
 
 It serves the demo, has two browser pages chat in ``#lobby``, sends a notification and
-runs a job, then saves Ada's page (default: ``docs/images/demo-chat.png``).
+runs a job, then saves Ada's page (default: ``docs/images/demo-chat.png``). With a WIDTH
+(e.g. 390), Ada's page is a phone screen that wide, saved whole (full page).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.demo.server import ROOT, DemoServer
 DEFAULT_PATH = ROOT / "docs" / "images" / "demo-chat.png"
 
 
-async def take(path: Path) -> None:
+async def take(path: Path, width: int | None = None) -> None:
     """Stage a short conversation and save a screenshot of it to ``path``."""
     with tempfile.TemporaryDirectory() as tmp:
         server = DemoServer(Path(tmp) / "demo.log")
@@ -31,7 +32,7 @@ async def take(path: Path) -> None:
                 browser = await playwright.chromium.launch(
                     executable_path=CHROMIUM, args=["--headless", "--no-sandbox"]
                 )
-                ada = await open_demo(browser, server, name="Ada", room="lobby")
+                ada = await open_demo(browser, server, name="Ada", room="lobby", width=width)
                 bob = await open_demo(browser, server, name="Bob", room="lobby")
                 await say(ada, "Hi Bob! Did the deploy go out?")
                 await expect(chat_line(bob, "Did the deploy go out?")).to_be_visible()
@@ -44,7 +45,7 @@ async def take(path: Path) -> None:
                 job = ada.get_by_test_id("jobs").locator("li.job")
                 await expect(job).to_have_attribute("data-percent", "100")
                 await ada.locator(".toast").first.wait_for(state="detached")
-                await ada.screenshot(path=path)
+                await ada.screenshot(path=path, full_page=width is not None)
                 await browser.close()
         finally:
             await server.stop()
@@ -53,8 +54,9 @@ async def take(path: Path) -> None:
 def main() -> None:
     """Entry point: the output path is the only (optional) argument."""
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_PATH
+    width = int(sys.argv[2]) if len(sys.argv) > 2 else None
     path.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(take(path))
+    asyncio.run(take(path, width))
     print(f"saved {path}")
 
 

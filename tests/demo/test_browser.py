@@ -7,13 +7,15 @@ in-memory layer and once on the Redis layer (where jobs run in a separate worker
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Locator, Page, expect
 from websockets.asyncio.client import connect
 
 from tests.demo.pages import chat_line, expect_connected, open_demo, say
@@ -107,9 +109,9 @@ async def test_job_progress_carries_on_after_the_page_reconnects_mid_job(
     await expect(job).to_have_attribute("data-percent", re.compile(r"[1-9]\d?"))
 
     await page.evaluate("ui.events.ws.close()")  # as a network blip would; the page retries
-    await expect(page.get_by_test_id("status")).to_have_attribute("data-state", "reconnecting")
+    # (the "reconnecting" state lasts only the backoff, ~0.5 s: wait for the new connection)
+    await page.wait_for_function("(first) => ui.eventsChannel !== first", arg=first_channel)
     await expect_connected(page)
-    assert await page.evaluate("ui.eventsChannel") != first_channel, "a new connection"
 
     await expect(job).to_have_attribute("data-percent", "100")
     await expect(job).to_have_class("job done")
@@ -148,6 +150,8 @@ async def test_a_job_that_ends_while_the_page_is_offline_shows_done_after_it_rec
         await page.context.set_offline(True)
         await page.evaluate("ui.events.ws.close()")
         await expect(page.get_by_test_id("status")).to_have_attribute("data-state", "reconnecting")
+        # Offline, the page waits for the network instead of retrying: the job ends unheard.
+        await expect(page.get_by_test_id("status")).to_contain_text("offline")
     assert await job.get_attribute("data-percent") != "100", "the page heard the end"
 
     await page.context.set_offline(False)
@@ -172,3 +176,55 @@ async def test_the_page_reconnects_after_a_server_restart(
     await expect_connected(page)
     await say(page, "back after the restart")
     await expect(chat_line(page, "back after the restart")).to_be_visible()
+
+
+async def start_a_job_and_let_it_run(page: Page) -> Locator:
+    """Start a job from the page and wait until its bar has moved; the job's row."""
+    await page.get_by_test_id("start-job").click()
+    job = page.get_by_test_id("jobs").locator("li.job")
+    await expect(job).to_have_attribute("data-percent", re.compile(r"[1-9]\d?"))
+    return job
+
+
+# 4 s jobs: the server restarts mid-job.
+@pytest.mark.parametrize("demo_job_step_seconds", [0.2])
+async def test_a_server_restart_mid_job_never_leaves_a_frozen_bar(
+    browser: Browser, demo: DemoServer, demo_layer: str
+) -> None:
+    """On Redis the stopping worker finishes the job in hand, and the page shows it done;
+    the in-memory layer's jobs go with the server, and the page says the job is lost."""
+    page = await open_demo(browser, demo, name="Ada", room="lobby")
+    job = await start_a_job_and_let_it_run(page)
+
+    await demo.stop()
+    await expect(page.get_by_test_id("status")).to_have_attribute("data-state", "reconnecting")
+    await demo.start()
+    await expect_connected(page)
+
+    if demo_layer == "redis":
+        await expect(job).to_have_attribute("data-state", "done")
+        await expect(job).to_have_class("job done")
+        await expect(job.locator(".percent")).to_have_text("100%")
+    else:
+        await expect(job).to_have_attribute("data-state", "lost")
+        await expect(job).to_have_class("job lost")
+        await expect(job.locator(".percent")).to_contain_text("lost at")
+        await expect(job.locator(".worker")).to_contain_text("no record of this job")
+    assert await page.evaluate("ui.following.size") == 0, "the page stops following the job"
+
+
+@pytest.mark.parametrize("demo_layer", ["redis"], indirect=True)
+@pytest.mark.parametrize("demo_job_step_seconds", [0.2])
+async def test_a_job_whose_worker_was_killed_shows_as_stalled(
+    browser: Browser, demo: DemoServer
+) -> None:
+    page = await open_demo(browser, demo, name="Ada", room="lobby")
+    job = await start_a_job_and_let_it_run(page)
+    runner = await job.locator(".worker").text_content()
+    match = re.fullmatch(r"run by worker pid (\d+)", runner or "")
+    assert match, runner
+    os.kill(int(match[1]), signal.SIGKILL)  # no chance to report anything
+
+    await expect(job).to_have_class(re.compile(r"\bstalled\b"))  # after 5 s of silence
+    await expect(job.locator(".percent")).to_contain_text("stalled at")
+    await expect(job.locator(".worker")).to_contain_text("its worker may have stopped")

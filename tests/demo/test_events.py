@@ -12,7 +12,14 @@ from fastapi import FastAPI
 
 from demo.app import create_app
 from demo.consumers import MAX_FOLLOWED, followed_jobs
-from demo.jobs import job_group, job_request, run_job
+from demo.jobs import (
+    job_group,
+    job_request,
+    queued_report,
+    run_job,
+    stale_seconds,
+    step_seconds,
+)
 from demo.progress import MemoryProgress
 from fast_channels.layers import InMemoryChannelLayer, register_channel_layer
 from fast_channels.status import CloseCode
@@ -73,7 +80,8 @@ async def test_a_reconnected_page_follows_its_job_to_the_end(
     async with WebsocketCommunicator(app, "/ws/events") as second:
         await hello(second)
         await second.send_json_to({"kind": "follow", "jobs": [job]})
-        assert await second.receive_nothing()  # lets the consumer join the group
+        queued = await second.receive_json_from()  # what POST /jobs saved: no worker yet
+        assert (queued["state"], queued["percent"], queued["done"]) == ("queued", 0, False)
         await layer.group_send(job_group(job), {**progress(job, 50), "done": False})
         assert await second.receive_json_from() == {
             "kind": "job",
@@ -81,6 +89,8 @@ async def test_a_reconnected_page_follows_its_job_to_the_end(
             "percent": 50,
             "worker": "test",
             "done": False,
+            "state": "running",
+            "age": 0.0,
         }
         await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
         assert (await second.receive_json_from())["done"] is True
@@ -98,12 +108,15 @@ async def test_a_page_that_follows_a_job_that_ended_meanwhile_hears_it_is_done(
     async with WebsocketCommunicator(app, "/ws/events") as second:
         await hello(second)
         await second.send_json_to({"kind": "follow", "jobs": [job]})
-        assert await second.receive_json_from() == {
+        update = await second.receive_json_from()
+        assert update.pop("age") >= 0
+        assert update == {
             "kind": "job",
             "job": job,
             "percent": 100,
             "worker": "test",
             "done": True,
+            "state": "done",
         }
         await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
         assert await second.receive_nothing(), "a done job's group is left"
@@ -142,14 +155,40 @@ async def test_anything_but_a_follow_message_closes_only_that_socket(
         assert await other.receive_json_from() == {"kind": "notification", "text": "still here"}
 
 
-async def test_a_page_cannot_follow_more_than_the_limit_in_total(app: FastAPI) -> None:
+async def test_a_page_cannot_follow_more_than_the_limit_in_total(
+    app: FastAPI, store: MemoryProgress
+) -> None:
     half = MAX_FOLLOWED // 2 + 1
+    for n in range(2 * half):
+        await store.save(queued_report(f"{n:08x}"))
     async with WebsocketCommunicator(app, "/ws/events") as page:
         await hello(page)
         await page.send_json_to({"kind": "follow", "jobs": [f"{n:08x}" for n in range(half)]})
-        assert await page.receive_nothing()
+        for _ in range(half):
+            assert (await page.receive_json_from())["state"] == "queued"
         more = [f"{n:08x}" for n in range(half, 2 * half)]
         await page.send_json_to({"kind": "follow", "jobs": more})
         closed = await page.receive_output()
         assert closed["type"] == "websocket.close"
         assert closed["code"] == CloseCode.INVALID_PAYLOAD
+
+
+async def test_a_page_that_follows_a_job_nobody_knows_hears_it_is_lost(
+    app: FastAPI, layer: InMemoryChannelLayer
+) -> None:
+    """What a page hears after the in-memory demo restarted: its job went with the server."""
+    async with WebsocketCommunicator(app, "/ws/events") as page:
+        await hello(page)
+        await page.send_json_to({"kind": "follow", "jobs": ["0123abcd"]})
+        update = await page.receive_json_from()
+        assert (update["state"], update["done"]) == ("lost", False)
+        assert "no record of this job" in update["reason"]
+        await layer.group_send(job_group("0123abcd"), {**progress("0123abcd", 5), "done": False})
+        assert await page.receive_nothing(), "a lost job's group is left"
+
+
+async def test_hello_tells_the_page_when_a_silent_job_has_stalled(app: FastAPI) -> None:
+    async with WebsocketCommunicator(app, "/ws/events") as page:
+        connected, _ = await page.connect()
+        assert connected
+        assert (await page.receive_json_from())["stale_after"] == stale_seconds(step_seconds())

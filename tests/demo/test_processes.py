@@ -9,11 +9,13 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from demo.worker import GRACE_ENV
 from tests.demo.conftest import JOB_STEP_SECONDS
 from tests.demo.server import ROOT, DemoServer
 from tests.servers import RedisProcess, free_port
@@ -103,3 +105,68 @@ async def test_an_unreachable_redis_url_stops_the_demo_with_what_to_do() -> None
     assert process.returncode == 1
     assert f"REDIS_URL={url} is set but Redis does not answer there" in output.decode()
     assert "unset it to run on the in-memory layer" in output.decode()
+
+
+async def start_a_job_and_let_it_run(server: DemoServer) -> tuple[str, int]:
+    """Start a job over a WebSocket and wait until it has made progress, not finished;
+    the job's id and the pid of the worker process that runs it."""
+    ws_url = server.url.replace("http://", "ws://") + "/ws/events"
+    async with connect(ws_url) as events, httpx.AsyncClient() as http:
+        hello = json.loads(await events.recv())
+        response = await http.post(f"{server.url}/jobs", json={"channel": hello["channel"]})
+        assert response.status_code == 202
+        job: str = response.json()["job"]
+        while True:
+            event = json.loads(await events.recv())
+            if event.get("kind") == "job" and event["percent"] >= 10:
+                break
+    assert not event["done"], "the job ended before the test could stop the demo"
+    match = re.fullmatch(r"worker pid (\d+)", event["worker"])
+    assert match, event
+    return job, int(match[1])
+
+
+async def what_a_returning_page_hears(server: DemoServer, job: str) -> dict[str, Any]:
+    """Follow ``job`` on a new connection, as a page does after a reconnect."""
+    ws_url = server.url.replace("http://", "ws://") + "/ws/events"
+    async with connect(ws_url) as events:
+        assert json.loads(await events.recv())["kind"] == "hello"
+        await events.send(json.dumps({"kind": "follow", "jobs": [job]}))
+        update: dict[str, Any] = json.loads(await events.recv())
+    return update
+
+
+async def test_restarting_the_demo_mid_job_finishes_the_job_in_hand(
+    redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    server = DemoServer(tmp_path / "demo.log", redis_url=redis_server.url, job_step_seconds=0.2)
+    await server.start()
+    try:
+        job, worker = await start_a_job_and_let_it_run(server)
+        await server.stop()  # SIGTERM, as Ctrl-C or a deploy would
+        assert not is_running(worker)
+        await server.start()
+        update = await what_a_returning_page_hears(server, job)
+    finally:
+        await server.stop()
+    assert (update["percent"], update["done"], update.get("state")) == (100, True, "done")
+    assert f"worker pid {worker}: stopping, finishing 1 job(s) in hand" in server.output()
+
+
+async def test_a_job_that_outlasts_the_stop_grace_is_reported_lost(
+    redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    server = DemoServer(tmp_path / "demo.log", redis_url=redis_server.url, job_step_seconds=2)
+    server.env[GRACE_ENV] = "0.5"
+    await server.start()
+    try:
+        job, worker = await start_a_job_and_let_it_run(server)
+        await server.stop()
+        assert not is_running(worker)
+        await server.start()
+        update = await what_a_returning_page_hears(server, job)
+    finally:
+        await server.stop()
+    assert (update["state"], update["done"]) == ("lost", False)
+    assert update["percent"] >= 10
+    assert update["reason"] == f"worker pid {worker} stopped before this job finished"

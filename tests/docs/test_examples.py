@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
 import json
@@ -20,7 +19,6 @@ from fast_channels.layers import (
 )
 from fast_channels.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
 from fast_channels.testing import WebsocketCommunicator
-from fast_channels.worker import Worker
 from tests.layers.redis.queue_helpers import keys, raw
 from tests.servers import RedisProcess, free_port
 
@@ -83,27 +81,6 @@ async def test_the_layer_guides_samples_build_their_layers_without_connecting() 
     for alias in ("default", "chat"):
         await get_channel_layer(alias).aclose()
     await layer_queue.layer.aclose()
-
-
-async def test_the_workers_guide_consumer_reports_progress(
-    memory_layer: InMemoryChannelLayer,
-) -> None:
-    from docs.examples.worker_consumer import ThumbnailConsumer
-
-    browser = await memory_layer.new_channel()
-    await memory_layer.group_add("progress", browser)
-    worker = Worker(ThumbnailConsumer, ["thumbnails"])
-    task = asyncio.create_task(worker.run())
-    try:
-        await memory_layer.send("thumbnails", {"type": "thumbnail.create", "job": 7})
-        assert await memory_layer.receive(browser) == {
-            "type": "job.progress",
-            "job": 7,
-            "percent": 100,
-        }
-    finally:
-        worker.stop()
-        await task
 
 
 # -- security.py --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ HEADER = """\
 
 Every cell below is a real server process serving a real app, driven by real WebSocket
 clients (the `websockets` library): {checks} checks per cell, listed
-[below](#what-each-cell-checks). Last full run: {date}, at commit `{commit}`, {cells} cells
+[below](#what-each-cell-checks). Last full run: {date}, {cells} cells
 in {minutes} (2-core machine). Raw results: [`results.json`](compatibility/results.json).
 
 ✓ every check passes · ⚠ passes except for documented server differences (the numbers

@@ -66,10 +66,21 @@ class ChatSocket(AsyncWebsocketConsumer):
 
 
 async def memory_setup() -> None:
-    """Register an in-memory layer and queue two jobs and a self-stop for ``thumbnails``."""
+    """Register an in-memory layer (which ``fast-channels worker`` refuses)."""
     if not has_layers():
         register_channel_layer("default", InMemoryChannelLayer())
+
+
+async def redis_selfstop_setup() -> None:
+    """Register the Redis queue layer at ``REDIS_URL`` (prefix ``cli-run``, emptied first)
+    and queue two jobs and a self-stop for ``thumbnails``."""
+    from fast_channels.layers.redis import RedisChannelLayer
+
+    if not has_layers():
+        url = os.environ["REDIS_URL"]
+        register_channel_layer("default", RedisChannelLayer(hosts=[url], prefix="cli-run"))
     layer = get_channel_layer()
+    await layer.flush()
     await layer.send("thumbnails", job(1))
     await layer.send("thumbnails", job(2, fail=True))
     await layer.send("thumbnails", {"type": "worker.selfstop"})

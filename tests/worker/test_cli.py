@@ -10,6 +10,7 @@ import pytest
 
 from fast_channels.__main__ import main
 from fast_channels.layers import registered_aliases
+from tests.servers import RedisProcess
 
 
 def test_help_explains_the_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,6 +59,17 @@ def test_python_m_and_the_console_script_both_run() -> None:
             ["--app", "tests.worker.apps:ChatSocket", "--setup", "tests.worker.apps:memory_setup"],
             "'websocket' connections",
         ),
+        (
+            [
+                "--app",
+                "tests.worker.apps:ThumbnailConsumer",
+                "--setup",
+                "tests.worker.apps:memory_setup",
+            ],
+            "the layer registered as 'default' is an InMemoryChannelLayer, which only its own "
+            "process can reach: this worker would never receive what your application sends. "
+            "Register a RedisChannelLayer",
+        ),
     ],
 )
 def test_configuration_errors_exit_2_with_the_reason(
@@ -80,10 +92,14 @@ def test_bad_concurrency_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
     assert "not an integer" in capsys.readouterr().err
 
 
-def test_a_whole_run_until_sigterm(caplog: pytest.LogCaptureFixture) -> None:
-    """--setup registers an in-memory layer and queues 2 jobs and a message whose handler
+@pytest.mark.redis
+def test_a_whole_run_until_sigterm(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, redis_server: RedisProcess
+) -> None:
+    """--setup registers a Redis layer and queues 2 jobs and a message whose handler
     sends SIGTERM to this process: the worker handles all three and exits 0."""
     caplog.set_level(logging.INFO, logger="fast_channels.worker")
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
     status = main(
         [
             "worker",
@@ -91,7 +107,7 @@ def test_a_whole_run_until_sigterm(caplog: pytest.LogCaptureFixture) -> None:
             "--app",
             "tests.worker.apps:ThumbnailConsumer",
             "--setup",
-            "tests.worker.apps:memory_setup",
+            "tests.worker.apps:redis_selfstop_setup",
             "--concurrency",
             "1",
         ]
@@ -101,5 +117,5 @@ def test_a_whole_run_until_sigterm(caplog: pytest.LogCaptureFixture) -> None:
     assert messages[0].endswith("receiving from 'thumbnails' on layer 'default' (concurrency 1)")
     assert "handler for message type 'thumbnail.create' on channel 'thumbnails' failed" in messages
     assert any(m.startswith("received SIGTERM: finishing ") for m in messages)
-    assert messages[-1].endswith("stopped: 2 handled, 1 failed")
+    assert messages[-1].endswith("stopped: 2 handled, 1 failed, 0 cancelled")
     assert registered_aliases() == []

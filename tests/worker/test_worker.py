@@ -141,8 +141,8 @@ async def test_stop_finishes_the_message_in_hand_and_leaves_the_next_in_the_laye
     assert await layer.receive("thumbnails") == job(2)
 
 
-async def test_a_second_stop_cancels_the_handlers(
-    layer: InMemoryChannelLayer, progress: str
+async def test_a_second_stop_cancels_the_handlers_and_counts_them_as_cancelled(
+    layer: InMemoryChannelLayer, progress: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     worker = Worker(ThumbnailConsumer, ["thumbnails"])
     run = asyncio.create_task(worker.run())
@@ -152,8 +152,14 @@ async def test_a_second_stop_cancels_the_handlers(
     worker.stop()
     await run
     assert worker.forced
-    assert worker.statistics().handled == 0
+    stats = worker.statistics()
+    assert (stats.received, stats.handled, stats.failed, stats.cancelled) == (1, 0, 0, 1)
+    assert stats.in_hand == 0
     assert layer.statistics().buffered == 0  # no "done" was sent
+    assert (
+        "handler for message type 'thumbnail.create' on channel 'thumbnails' was cancelled "
+        "by a second stop; the message is lost"
+    ) in caplog.messages
 
 
 async def test_several_channels_share_the_slots(layer: InMemoryChannelLayer, progress: str) -> None:
