@@ -28,7 +28,7 @@ import re
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import ClassVar, Self, cast
+from typing import ClassVar, Never, Self, cast
 
 from fast_channels.exceptions import (
     ChannelFull,
@@ -41,6 +41,7 @@ from fast_channels.exceptions import (
     MessageTypeError,
 )
 from fast_channels.layers._local import LocalCore, Payload
+from fast_channels.layers._options import keyword_options, unknown_option
 from fast_channels.layers._shared import own_copy, share
 from fast_channels.layers.contract import ChannelLayer
 from fast_channels.layers.names import (
@@ -95,7 +96,10 @@ class BaseChannelLayer(SyncLayerMethods, ABC):
         channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
         symmetric_encryption_keys: Sequence[str | bytes] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        **unknown: Never,
     ) -> None:
+        if unknown:
+            raise unknown_option(type(self), unknown, keyword_options(BaseChannelLayer))
         _positive("expiry", expiry)
         _positive("group_expiry", group_expiry)
         _positive("capacity", capacity, integer=True)

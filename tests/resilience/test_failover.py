@@ -70,4 +70,6 @@ async def test_sentinel_failover_under_load_loses_nothing_silently(
     assert result.lost == [], f"lost silently: {result.lost[:20]}"
     assert result.duplicates == []
     assert result.unknown == []
-    assert result.sent == result.received + result.reported
+    assert result.sent == result.received + result.reported + len(result.told)
+    if kind == "pubsub":  # every receiver heard that its subscriber connection broke
+        assert all(len(r.notices) == 2 for r in receivers), [r.notices for r in receivers]
