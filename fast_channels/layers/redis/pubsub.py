@@ -81,9 +81,18 @@ class RedisPubSubChannelLayer(RedisLayerBase):
     restart or failover: this is how a sender learns of them).
 
     Redis unreachable: ``send``/``group_send`` raise ``LayerConnectionError`` within
-    ``socket_timeout`` (5 s by default), a subscription Redis cannot confirm within it too;
-    subscribers reconnect by themselves (backing off 0.05 to 0.5 s) and subscribe again to
-    every channel and group held here.
+    ``socket_timeout`` (5 s by default) of the call, a subscription Redis cannot confirm
+    within it too; refused credentials or database are ``BackendConfigurationError`` (see
+    :mod:`fast_channels.exceptions`). Subscribers reconnect by themselves (backing off 0.05
+    to 0.5 s) and subscribe again to every channel and group held here; then each local
+    channel they served gets a ``layer.reconnected`` notice, since messages published
+    meanwhile are lost (a restart, a failover, or Redis dropping a subscriber that fell
+    behind past its pub/sub output buffer limit).
+
+    Size: a message over 3/4 of the server's pub/sub output buffer hard limit (read at
+    connect; 32 MB by default) raises ``MessageTooLargeError``: Redis would drop the
+    subscriber it is handed to. Namespace: pub/sub channels are global to a Redis server,
+    so a database number other than 0 is part of their names.
 
     Options, keyword-only (an unknown one is a ``TypeError``): those of
     :class:`~fast_channels.layers.redis.RedisLayerOptions`, which both Redis layers take
