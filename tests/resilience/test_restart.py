@@ -24,7 +24,7 @@ import pytest
 from fast_channels.exceptions import LayerConnectionError
 from tests.layers.redis.queue_helpers import prefix_for
 from tests.resilience.runner import Traffic
-from tests.resilience.traffic import account, build_layer, recovery_seconds
+from tests.resilience.traffic import account, build_layer, describe_lost, recovery_seconds
 from tests.servers import RedisProcess
 
 pytestmark = [pytest.mark.redis]
@@ -89,7 +89,8 @@ async def test_redis_restart_under_load_loses_nothing_silently(
     assert sender.unexpected == []
     assert failed_during_outage > 0, "the sender never noticed Redis was down"
     assert max(sender.failed_call_seconds) <= FAILED_CALL_BOUND
-    assert result.lost == [], f"lost silently: {result.lost[:20]}"
+    lost = describe_lost(result.lost[:20], sender, receivers, down_at)
+    assert result.lost == [], f"lost silently: {lost}"
     assert result.duplicates == []
     assert result.unknown == []
     assert result.sent == result.received + result.reported + len(result.told)

@@ -272,6 +272,20 @@ def account(
     )
 
 
+def describe_lost(
+    lost: list[Delivery], sender: SenderReport, receivers: list[ReceiverReport], since: float
+) -> list[str]:
+    """Each lost delivery with when its call returned (seconds after ``since``) and the
+    resync notices its channel got: what a failure report needs to find the cause."""
+    returned = {message_id: t for message_id, _, _, t in sender.outcomes}
+    notices = [n for r in receivers for n in r.notices]
+    return [
+        f"{channel[-8:]}#{message_id} sent at {returned[message_id] - since:+.3f}s, notices "
+        f"{[before for c, before in notices if c == channel]}"
+        for channel, message_id in lost
+    ]
+
+
 def _noticed(delivery: Delivery, receivers: list[ReceiverReport]) -> bool:
     """Whether a resync notice on the delivery's channel stands where it is missing."""
     channel, message_id = delivery

@@ -184,8 +184,9 @@ def redis_failure(exc: BaseException, doing: str) -> FastChannelsError:
         )
     else:
         error = LayerConnectionError(
-            f"could not {doing}: Redis is unreachable or did not answer ({reason}). If the "
-            "connection broke after the command was written it may still have run, so a "
+            f"could not {doing}: Redis is unreachable or did not answer ({reason}). Check "
+            "that Redis runs there and that the layer's hosts= (or sentinels=) names it. If "
+            "the connection broke after the command was written it may still have run, so a "
             "retry can deliver a message twice; the layer reconnects by itself"
         )
     error.__cause__ = exc
@@ -260,13 +261,11 @@ class OutageLog:
             self.failures = 0
 
     def _advice(self, error: BaseException) -> str:
-        if isinstance(error, BackendConfigurationError | BackendRefusedError):
-            return ""
+        if isinstance(error, BackendConfigurationError):
+            return f" (said again every {self.every:.0f}s until fixed)"
         return (
-            f". Check that redis-server runs at {self.where} and that the layer's hosts= "
-            "(or sentinels=) names it; until it answers, calls that need Redis raise "
-            "LayerConnectionError, and the layer keeps retrying (logged at most every "
-            f"{self.every:.0f}s)"
+            f" (until Redis at {self.where} answers, calls that need it raise "
+            f"LayerConnectionError; said again every {self.every:.0f}s while it lasts)"
         )
 
 

@@ -148,7 +148,7 @@ async def test_an_outage_is_logged_once_then_its_end(
         errors = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert len(errors) == 1
         assert f"127.0.0.1:{port}" in errors[0].getMessage()
-        assert "Check that redis-server runs at" in errors[0].getMessage()
+        assert "Check that Redis runs there" in errors[0].getMessage()
         server = start_redis(port=port)
         try:
             await layer.send("somewhere", {"type": "x"})
