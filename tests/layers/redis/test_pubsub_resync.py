@@ -124,3 +124,23 @@ async def test_a_subscriber_dropped_past_its_output_buffer_is_told(
             kinds.append((await next_message(layer, channel))["type"])
         assert set(kinds) <= {"bulk", RESYNC_MESSAGE_TYPE}
         assert layer.statistics().resyncs == 1
+
+
+async def test_with_shards_only_the_channels_of_the_broken_connection_are_told() -> None:
+    with running_redis() as first, running_redis() as second:
+        servers = [first, second]
+        async with RedisPubSubChannelLayer(hosts=[s.url for s in servers], prefix="sh") as layer:
+            inbox_shard = layer.connection.shard_for((await layer.new_channel()).split("!")[0])
+            other = 1 - inbox_shard
+            groups = {layer.connection.shard_for(f"g{i}"): f"g{i}" for i in range(20)}
+            told, untold = await layer.new_channel(), await layer.new_channel()
+            await layer.group_add(groups[other], told)
+            await layer.group_add(groups[inbox_shard], untold)
+            (subscriber,) = await subscriber_ids(servers[other].url)
+
+            await raw(servers[other].url, "CLIENT", "KILL", "ID", subscriber)
+
+            assert (await next_message(layer, told))["type"] == RESYNC_MESSAGE_TYPE
+            await layer.group_send(groups[inbox_shard], {"type": "not a notice"})
+            assert (await next_message(layer, untold))["type"] == "not a notice"
+            assert layer.statistics().resyncs == 1
