@@ -220,12 +220,12 @@ class OutageLog:
     """
 
     def __init__(self, where: str, *, every: float = OUTAGE_LOG_EVERY) -> None:
-        self.where = where
-        self.every = every
+        self.where: str = where
+        self.every: float = every
         """Seconds between two lines about one outage that goes on."""
-        self.failures = 0
+        self.failures: int = 0
         """Failures since the outage began (0: Redis answers)."""
-        self.outages = 0
+        self.outages: int = 0
         """Outages so far (a failure after a success begins one)."""
         self._began = 0.0
         self._next_line = 0.0

@@ -175,12 +175,12 @@ class CommandPipe:
             timeout = cast(float | None, pool.connection_kwargs.get("socket_timeout")) or 5.0
         self._timeout = timeout
         self._outages = outages
-        self.limits = limits
+        self.limits: bool = limits
         """Whether each connection reads :attr:`pubsub_limit` (set before the first command)."""
-        self.pubsub_limit = DEFAULT_PUBSUB_LIMIT
+        self.pubsub_limit: int = DEFAULT_PUBSUB_LIMIT
         """The server's pub/sub output buffer hard limit in bytes, 0 for none (read at
         each connection with ``limits=True``; Redis's default until then)."""
-        self.publish_max = UNCHECKED_PUBLISH
+        self.publish_max: int = UNCHECKED_PUBLISH
         """The largest message to publish now: :func:`publish_max` of the limit read on
         the live connection, :data:`UNCHECKED_PUBLISH` while there is none (then call
         :meth:`ready` and look again)."""

@@ -113,7 +113,7 @@ class Subscriber:
         self._on_message = on_message
         self._on_resync = on_resync
         self._outages = outages
-        self.where = where
+        self.where: str = where
         # Set when a connection that held subscriptions is lost; the names sent again on
         # the next connection, until Redis confirmed them all (then on_resync is called).
         self._lost: str | None = None
