@@ -242,7 +242,9 @@ class CommandPipe:
 
     def _submit(self, args: tuple[Arg, ...], script: Script | None) -> asyncio.Future[object]:
         if self._task.done():
-            raise RuntimeError("this command pipe is closed")
+            raise LayerClosedError(
+                f"the connection to Redis at {self._what} of this event loop was closed"
+            )
         future: asyncio.Future[object] = self._loop.create_future()
         if not self._queue:
             self._queued_at = self._loop.time()
