@@ -10,6 +10,7 @@ already catches builtins keeps working.
 
     FastChannelsError
     ├── ConfigurationError (ValueError)          bad layer/consumer configuration
+    │   └── UnknownOptionError (TypeError)       an option name the layer does not take
     ├── LayerNotRegisteredError (LookupError)    get_channel_layer("alias") with no such alias
     ├── LayerAlreadyRegisteredError (ValueError) register_channel_layer twice with one alias
     ├── InvalidNameError (ValueError)
@@ -22,6 +23,9 @@ already catches builtins keeps working.
     ├── ChannelFull                              the receiving channel is at capacity
     ├── LayerClosedError (RuntimeError)          the layer was closed with aclose()
     ├── LayerConnectionError (ConnectionError)   the backend (Redis) cannot be reached in time
+    │   └── BackendConfigurationError (+ ConfigurationError)  Redis refuses the layer's settings
+    │       └── BackendAuthenticationError       wrong password or user, or no permission
+    ├── BackendRefusedError (RuntimeError)       Redis refused a command (out of memory, ...)
     ├── DecryptionError (ValueError)             no configured key decrypts a message
     ├── SyncCalledFromAsyncError (RuntimeError)  a *_sync method called inside an event loop
     ├── StopConsumer                             raised by a handler to end the consumer
@@ -41,6 +45,9 @@ from __future__ import annotations
 
 __all__ = [
     "AcceptConnection",
+    "BackendAuthenticationError",
+    "BackendConfigurationError",
+    "BackendRefusedError",
     "ChannelFull",
     "CommunicatorError",
     "CommunicatorTimeoutError",
@@ -64,6 +71,7 @@ __all__ = [
     "StopConsumer",
     "SyncCalledFromAsyncError",
     "UnknownMessageTypeError",
+    "UnknownOptionError",
     "UnserializableMessageError",
     "WebSocketStateError",
 ]
@@ -76,9 +84,18 @@ class FastChannelsError(Exception):
 class ConfigurationError(FastChannelsError, ValueError):
     """A layer or consumer was configured with a value it cannot use.
 
-    Raised at construction time (never later), with a message naming the option and
-    what it accepts. An unknown option name is a plain ``TypeError`` from Python itself,
-    since every configuration is keyword-only.
+    Raised at construction time, with a message naming the option and what it accepts.
+    What only the backend can judge (a Redis database number it does not have, a wrong
+    password) is found when the layer first connects: :class:`BackendConfigurationError`.
+    """
+
+
+class UnknownOptionError(ConfigurationError, TypeError):
+    """A layer was given an option it does not take (configuration is keyword-only).
+
+    Raised at construction time. The message names the layer's class and the nearest
+    valid option (``hots=`` suggests ``hosts=``). A ``TypeError`` too, as Python's own
+    error for an unexpected keyword argument is.
     """
 
 
@@ -136,7 +153,12 @@ class UnserializableMessageError(InvalidMessageError):
 
 
 class MessageTooLargeError(InvalidMessageError):
-    """The encoded message is larger than the layer's ``max_message_size``."""
+    """The encoded message is larger than the layer's ``max_message_size``.
+
+    The pub/sub layer also raises it for a message Redis could not hand to a subscriber:
+    one near the pub/sub client output buffer limit, over which Redis disconnects the
+    subscriber and drops what it held. Nothing was sent.
+    """
 
 
 MessageTooLarge = MessageTooLargeError
@@ -158,10 +180,44 @@ class LayerClosedError(FastChannelsError, RuntimeError):
 class LayerConnectionError(FastChannelsError, ConnectionError):
     """The backend could not be reached within the layer's timeout.
 
-    For ``send``/``group_send``: when Redis could not be reached at all the message was
-    not sent; when the connection broke after the command was written, the command may
-    still have run, so a retry can deliver the message twice (at most once per attempt).
-    The layer reconnects by itself.
+    Raised by any layer call that needs Redis (``send``, ``group_send``, ``group_add``,
+    ``new_channel``, a first ``receive``) within ``socket_timeout`` of the call. When
+    Redis could not be reached at all the message was not sent; when the connection broke
+    after the command was written, the command may still have run, so a retry can deliver
+    the message twice (at most once per attempt). The layer reconnects by itself. The
+    message names the Redis server.
+    """
+
+
+class BackendConfigurationError(LayerConnectionError, ConfigurationError):
+    """Redis answers, but refuses the layer's connection settings.
+
+    For example a database number the server does not have (``redis://host/99`` with 16
+    databases). Raised when the layer connects (the first call that needs Redis, and every
+    call after it until the setting is fixed): nothing was sent, and retrying cannot help.
+    Fix the layer's ``hosts``/``connection_kwargs`` or the server. Also a
+    ``ConfigurationError``; a ``LayerConnectionError`` too, since the layer cannot use its
+    backend.
+    """
+
+
+class BackendAuthenticationError(BackendConfigurationError):
+    """Redis refused the layer's credentials: a wrong or missing password or user name, or
+    an ACL user without a permission the layer needs.
+
+    Raised when the layer connects (``new_channel()`` and ``group_add()`` included):
+    nothing was sent. Fix the password in the URL (``redis://:password@host``) or in
+    ``connection_kwargs``, or the user's ACL rules.
+    """
+
+
+class BackendRefusedError(FastChannelsError, RuntimeError):
+    """Redis was reached but refused to run a command, so it did not run.
+
+    Most often Redis is full: ``maxmemory`` is reached under the ``noeviction`` policy, so
+    every command that needs memory (a send, a group send, a ``group_add``) is refused
+    until memory is freed. The message quotes Redis's reason. Nothing was sent; a retry
+    once the cause is fixed is safe.
     """
 
 

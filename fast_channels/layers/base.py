@@ -33,7 +33,7 @@ import re
 import secrets
 from abc import ABC
 from collections.abc import Iterable, Mapping, Sequence
-from typing import ClassVar, Self, cast
+from typing import ClassVar, Never, Self, cast
 
 from fast_channels.exceptions import (
     ChannelFull,
@@ -46,6 +46,7 @@ from fast_channels.exceptions import (
     MessageTypeError,
 )
 from fast_channels.layers._local import LocalCore, Payload
+from fast_channels.layers._options import keyword_options, unknown_option
 from fast_channels.layers._shared import own_copy, share
 from fast_channels.layers._v1_helpers import V1LayerHelpers, missing_method
 from fast_channels.layers.contract import ChannelLayer
@@ -114,7 +115,10 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
         channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
         symmetric_encryption_keys: Sequence[str | bytes] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        **unknown: Never,
     ) -> None:
+        if unknown:
+            raise unknown_option(type(self), unknown, keyword_options(BaseChannelLayer))
         _positive("expiry", expiry)
         _positive("group_expiry", group_expiry)
         _positive("capacity", capacity, integer=True)

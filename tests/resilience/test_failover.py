@@ -17,7 +17,7 @@ import pytest
 from tests.resilience.conftest import SentinelCluster, wait_until
 from tests.resilience.runner import Traffic
 from tests.resilience.test_restart import FAILED_CALL_BOUND, layer_options, report
-from tests.resilience.traffic import account, recovery_seconds
+from tests.resilience.traffic import account, describe_lost, recovery_seconds
 
 pytestmark = [pytest.mark.redis]
 
@@ -67,7 +67,12 @@ async def test_sentinel_failover_under_load_loses_nothing_silently(
     assert sender.unexpected == []
     assert any(o == "failed" and t >= down_at for _, _, o, t in sender.outcomes)
     assert max(sender.failed_call_seconds) <= FAILED_CALL_BOUND
-    assert result.lost == [], f"lost silently: {result.lost[:20]}"
+    lost = describe_lost(result.lost[:20], sender, receivers, down_at)
+    assert result.lost == [], f"lost silently: {lost}"
     assert result.duplicates == []
     assert result.unknown == []
-    assert result.sent == result.received + result.reported
+    assert result.sent == result.received + result.reported + len(result.told)
+    if kind == "pubsub":  # both channels of every receiver heard its subscriber broke
+        assert all(len({c for c, _ in r.notices}) == 2 for r in receivers), [
+            r.notices for r in receivers
+        ]

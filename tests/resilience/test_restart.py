@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ import pytest
 from fast_channels.exceptions import LayerConnectionError
 from tests.layers.redis.queue_helpers import prefix_for
 from tests.resilience.runner import Traffic
-from tests.resilience.traffic import account, build_layer, recovery_seconds
+from tests.resilience.traffic import account, build_layer, describe_lost, recovery_seconds
 from tests.servers import RedisProcess
 
 pytestmark = [pytest.mark.redis]
@@ -88,10 +89,48 @@ async def test_redis_restart_under_load_loses_nothing_silently(
     assert sender.unexpected == []
     assert failed_during_outage > 0, "the sender never noticed Redis was down"
     assert max(sender.failed_call_seconds) <= FAILED_CALL_BOUND
-    assert result.lost == [], f"lost silently: {result.lost[:20]}"
+    lost = describe_lost(result.lost[:20], sender, receivers, down_at)
+    assert result.lost == [], f"lost silently: {lost}"
     assert result.duplicates == []
     assert result.unknown == []
-    assert result.sent == result.received + result.reported
+    assert result.sent == result.received + result.reported + len(result.told)
+    if kind == "pubsub":  # both channels of every receiver heard its subscriber broke
+        assert all(len({c for c, _ in r.notices}) == 2 for r in receivers), [
+            r.notices for r in receivers
+        ]
+
+
+@pytest.mark.parametrize("kind", ["queue", "pubsub"])
+async def test_calls_queued_behind_a_hung_call_fail_within_socket_timeout_too(
+    kind: str, killable_redis: RedisProcess, request: pytest.FixtureRequest
+) -> None:
+    """SIGSTOP with calls in flight: a call that waited behind another call's round trip
+    fails within ``socket_timeout`` of being made (not after that round trip's timeout
+    plus its own). The bound is the documented one, plus slack for a busy machine."""
+    timeout = 2.0
+    options = layer_options(kind, request, hosts=[killable_redis.url], socket_timeout=timeout)
+    async with build_layer(kind, options) as layer:
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+        killable_redis.pause()
+        try:
+
+            async def timed(call: Awaitable[None]) -> float:
+                started = time.monotonic()
+                with pytest.raises(LayerConnectionError):
+                    await call
+                return time.monotonic() - started
+
+            first = asyncio.ensure_future(timed(layer.send(channel, {"type": "first"})))
+            await asyncio.sleep(0)  # the first call's round trip is in flight
+            behind = [
+                asyncio.ensure_future(timed(layer.send(channel, {"type": "behind"}))),
+                asyncio.ensure_future(timed(layer.group_send("room", {"type": "behind"}))),
+            ]
+            took = await asyncio.wait_for(asyncio.gather(first, *behind), timeout * 4)
+        finally:
+            killable_redis.resume()
+        assert max(took) < timeout + 1.0, took
 
 
 @pytest.mark.parametrize("kind", ["queue", "pubsub"])

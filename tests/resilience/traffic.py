@@ -13,7 +13,11 @@ records each outcome:
 * ``skipped``: a full member was skipped (``statistics().group_skipped_full``).
 
 Every outcome but ``ok`` is the layer reporting to its sender that (some of) the message
-did not go through. :func:`account` checks that every delivery is received or reported.
+did not go through. A receiver may be told instead: a ``layer.reconnected`` notice on a
+channel says that messages to it may have been lost (pub/sub: its subscriber connection
+broke), so a delivery missing where such a notice stands in that channel's sequence was
+reported to its receiver. :func:`account` checks that every delivery is received or
+reported.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from multiprocessing.synchronize import Event
 from typing import Any, Protocol
 
 from fast_channels.exceptions import ChannelFull, LayerConnectionError
-from fast_channels.layers.base import BaseChannelLayer
+from fast_channels.layers.base import RESYNC_MESSAGE_TYPE, BaseChannelLayer
 from fast_channels.layers.redis import RedisChannelLayer, RedisPubSubChannelLayer
 
 Delivery = tuple[str, int]
@@ -70,6 +74,8 @@ class ReceiverReport:
     index: int
     received: list[tuple[str, int, float]] = field(default_factory=list[tuple[str, int, float]])
     """(channel, message id, wall-clock time received)."""
+    notices: list[tuple[str, int]] = field(default_factory=list[tuple[str, int]])
+    """(channel, messages received on it before) for every resync notice."""
     statistics: dict[str, int] = field(default_factory=dict[str, int])
 
 
@@ -113,8 +119,13 @@ async def _receive(
         await layer.group_add(group, second)
 
         async def drain(name: str) -> None:
+            count = 0
             while True:
                 message = await layer.receive(name)
+                if message["type"] == RESYNC_MESSAGE_TYPE:
+                    report.notices.append((name, count))
+                    continue
+                count += 1
                 now = time.time()
                 report.received.append((name, int(message["id"]), now))
                 last_seen.value = now
@@ -130,6 +141,7 @@ async def _receive(
             "dropped_overflow": stats.dropped_overflow,
             "expired": stats.expired,
             "undecodable": stats.undecodable,
+            "resyncs": stats.resyncs,
             **stats.extra,
         }
     results.put(report)
@@ -202,6 +214,8 @@ class Accounting:
     received: int
     reported: int
     reported_but_received: int
+    told: list[Delivery]
+    """Due deliveries not received, where their receiver got a resync notice."""
     lost: list[Delivery]
     duplicates: list[Delivery]
     unknown: list[Delivery]
@@ -209,7 +223,8 @@ class Accounting:
     def summary(self) -> str:
         return (
             f"sent={self.sent} received={self.received} reported={self.reported} "
-            f"(of which delivered anyway={self.reported_but_received}) lost={len(self.lost)} "
+            f"(of which delivered anyway={self.reported_but_received}) "
+            f"told_receiver={len(self.told)} lost={len(self.lost)} "
             f"duplicates={len(self.duplicates)}"
         )
 
@@ -221,8 +236,11 @@ def account(
 
     A delivery is *due* if its call returned ``ok``, *reported* otherwise. A reported
     delivery may still arrive (Redis ran the command and then died before answering):
-    it counts as received, not as reported, so ``sent == received + reported`` holds
-    exactly when nothing was lost silently.
+    it counts as received, not as reported. A due delivery that did not arrive was *told*
+    to its receiver if a resync notice stands where it is missing (between the messages
+    received on that channel just before and just after the notice), so
+    ``sent == received + reported + len(told)`` holds exactly when nothing was lost
+    silently.
     """
     rotation = [(t, how) for t in targets for how in ("send", "group")]
     due: set[Delivery] = set()
@@ -240,15 +258,47 @@ def account(
         for channel, message_id, _ in receiver.received:
             got[(channel, message_id)] = got.get((channel, message_id), 0) + 1
     received = set(got)
+    missing = due - received
+    told = {d for d in missing if _noticed(d, receivers)}
     return Accounting(
         sent=len(due) + len(reported),
         received=len(received & (due | reported)),
         reported=len(reported - received),
         reported_but_received=len(reported & received),
-        lost=sorted(due - received),
+        told=sorted(told),
+        lost=sorted(missing - told),
         duplicates=sorted(d for d, n in got.items() if n > 1),
         unknown=sorted(received - due - reported),
     )
+
+
+def describe_lost(
+    lost: list[Delivery], sender: SenderReport, receivers: list[ReceiverReport], since: float
+) -> list[str]:
+    """Each lost delivery with when its call returned (seconds after ``since``) and the
+    resync notices its channel got: what a failure report needs to find the cause."""
+    returned = {message_id: t for message_id, _, _, t in sender.outcomes}
+    notices = [n for r in receivers for n in r.notices]
+    return [
+        f"{channel[-8:]}#{message_id} sent at {returned[message_id] - since:+.3f}s, notices "
+        f"{[before for c, before in notices if c == channel]}"
+        for channel, message_id in lost
+    ]
+
+
+def _noticed(delivery: Delivery, receivers: list[ReceiverReport]) -> bool:
+    """Whether a resync notice on the delivery's channel stands where it is missing."""
+    channel, message_id = delivery
+    for receiver in receivers:
+        ids = [i for c, i, _ in receiver.received if c == channel]
+        for noticed, before in receiver.notices:
+            if noticed != channel:
+                continue
+            previous = ids[before - 1] if before else 0
+            following = ids[before] if before < len(ids) else float("inf")
+            if previous < message_id < following:
+                return True
+    return False
 
 
 def recovery_seconds(receivers: list[ReceiverReport], since: float) -> float:

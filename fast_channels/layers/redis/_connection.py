@@ -27,36 +27,74 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
+import time
 import weakref
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
 
+import redis
 from redis.asyncio import Redis
-from redis.asyncio.connection import BlockingConnectionPool, ConnectionPool, parse_url
+from redis.asyncio.connection import (
+    BlockingConnectionPool,
+    Connection,
+    ConnectionPool,
+    parse_url,
+)
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import AuthenticationError as RedisAuthenticationError
+from redis.exceptions import NoPermissionError, OutOfMemoryError, ReadOnlyError, RedisError
+from redis.exceptions import ResponseError as RedisResponseError
 
-from fast_channels.exceptions import ConfigurationError, LayerConnectionError
+from fast_channels.exceptions import (
+    BackendAuthenticationError,
+    BackendConfigurationError,
+    BackendRefusedError,
+    ConfigurationError,
+    FastChannelsError,
+    LayerConnectionError,
+)
 
 __all__ = [
     "REDIS_ERRORS",
     "LoopKeeper",
+    "OutageLog",
     "RedisConnection",
     "close_client",
     "connection_error",
+    "is_lasting",
     "load_script",
+    "redis_failure",
+    "require_redis_py",
 ]
 
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
+    RedisError,
     ConnectionError,
     TimeoutError,
 )
-"""What a command raises when Redis cannot be reached (turn it into LayerConnectionError)."""
+"""What a call to Redis raises when it fails, whatever the reason (redis-py's whole error
+tree, and the socket errors under it): :func:`redis_failure` turns each into the typed
+error of :mod:`fast_channels.exceptions`."""
+
+OLDEST_REDIS_PY = (5, 3, 0)
+"""The oldest redis-py the Redis layers work with (pyproject.toml declares it too)."""
+
+
+def require_redis_py(version: str) -> None:
+    """Refuse an older redis-py with a message that says what to install (before 5.3.0 a
+    pool's ``get_connection()`` needs a command name, and nothing would connect)."""
+    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+    if numbers < OLDEST_REDIS_PY:
+        raise ConfigurationError(
+            f"the Redis layers need redis-py >= 5.3.0, but {version} is installed: "
+            "pip install 'redis[hiredis]>=5.3.0' (or fast-channels[redis])"
+        )
+
 
 HostSpec = str | tuple[str, int] | Mapping[str, Any]
 DEFAULT_HOST = "redis://localhost:6379"
@@ -76,7 +114,7 @@ class RawConnection(Protocol):
 
     async def read_response(self) -> object: ...
 
-    async def disconnect(self) -> None: ...
+    async def disconnect(self, nowait: bool = False) -> None: ...
 
 
 class RawPool(Protocol):
@@ -88,22 +126,147 @@ class RawPool(Protocol):
 
 
 async def discard_connection(pool: RawPool, conn: RawConnection) -> None:
-    """Disconnect a held connection (its replies may be half read) and give it back."""
+    """Close a held connection (its replies may be half read) without waiting for the
+    server, and give it back: a server that stopped answering cannot delay the caller."""
     try:
-        await conn.disconnect()
+        with contextlib.suppress(*REDIS_ERRORS, OSError):
+            await conn.disconnect(nowait=True)
     finally:
         await pool.release(conn)
 
 
-def connection_error(exc: BaseException, doing: str) -> LayerConnectionError:
-    """A ``LayerConnectionError`` saying what could not be done, chained to ``exc``."""
-    error = LayerConnectionError(
-        f"could not {doing}: Redis is unreachable or did not answer ({type(exc).__name__}: {exc}). "
-        "If the connection broke after the command was written it may still have run, "
-        "so a retry can deliver a message twice; the layer reconnects by itself"
-    )
+def _is_wrong_database(exc: BaseException) -> bool:
+    text = str(exc)
+    return "DB index" in text or "invalid DB" in text or text == "Invalid Database"
+
+
+def redis_failure(exc: BaseException, doing: str) -> FastChannelsError:
+    """The typed error for ``exc``, raised by redis-py (or the socket under it) while
+    trying to ``doing`` (e.g. "send to Redis at host:6379"), chained to ``exc``.
+
+    The one place redis-py's error tree is read: refused credentials are a
+    :class:`BackendAuthenticationError`, a database the server lacks a
+    :class:`BackendConfigurationError`, a command Redis refused (out of memory, a
+    read-only replica) a :class:`BackendRefusedError`, anything else (unreachable, timed
+    out, connection broken) a :class:`LayerConnectionError`.
+    """
+    if isinstance(exc, FastChannelsError):
+        return exc
+    reason = f"{type(exc).__name__}: {exc}"
+    error: FastChannelsError
+    if isinstance(exc, RedisAuthenticationError | NoPermissionError):
+        error = BackendAuthenticationError(
+            f"could not {doing}: Redis refused the layer's credentials ({reason}). Check the "
+            "password and user name in the Redis URL (redis://user:password@host:6379) or in "
+            "connection_kwargs, and the user's ACL permissions; nothing was sent"
+        )
+    elif _is_wrong_database(exc):
+        error = BackendConfigurationError(
+            f"could not {doing}: Redis has no such database ({reason}). Use a database "
+            "number below the server's 'databases' setting (16 by default), e.g. "
+            "redis://host:6379/0; nothing was sent"
+        )
+    elif isinstance(exc, OutOfMemoryError):
+        error = BackendRefusedError(
+            f"could not {doing}: Redis is out of memory and refused it ({reason}). It is at "
+            "its 'maxmemory' limit with the 'noeviction' policy: free memory, raise "
+            "maxmemory or choose an eviction policy; nothing was sent"
+        )
+    elif isinstance(exc, ReadOnlyError):
+        error = BackendRefusedError(
+            f"could not {doing}: this Redis is a read-only replica ({reason}). Point the "
+            "layer at the master, or at the sentinels that name it (sentinels=); nothing "
+            "was sent"
+        )
+    elif isinstance(exc, RedisResponseError):
+        error = BackendRefusedError(
+            f"could not {doing}: Redis refused it ({reason}); nothing was done"
+        )
+    else:
+        error = LayerConnectionError(
+            f"could not {doing}: Redis is unreachable or did not answer ({reason}). Check "
+            "that Redis runs there and that the layer's hosts= (or sentinels=) names it. If "
+            "the connection broke after the command was written it may still have run, so a "
+            "retry can deliver a message twice; the layer reconnects by itself"
+        )
     error.__cause__ = exc
     return error
+
+
+connection_error = redis_failure
+"""The older name of :func:`redis_failure`."""
+
+
+def is_lasting(error: BaseException) -> bool:
+    """Whether ``error`` will not go away by itself (refused credentials, a database the
+    server lacks): reconnecting at once would only repeat it."""
+    return isinstance(error, BackendConfigurationError)
+
+
+logger = logging.getLogger("fast_channels.layers.redis")
+
+OUTAGE_LOG_EVERY = 30.0
+"""Seconds between two log lines about one outage that goes on."""
+
+
+class OutageLog:
+    """What a layer logs when its Redis fails, at a bounded rate, for one Redis setup.
+
+    The first failure is logged at once as an error naming the server, the cause and what
+    to check; while failures go on, one line every :data:`OUTAGE_LOG_EVERY` seconds says
+    for how long and how many calls failed; the first success after them says that Redis
+    answers again. Every part of the layer (command pipes, subscribers, readers) reports
+    here, so an outage reads as a few lines, whatever the traffic.
+    """
+
+    def __init__(self, where: str, *, every: float = OUTAGE_LOG_EVERY) -> None:
+        self.where: str = where
+        self.every: float = every
+        """Seconds between two lines about one outage that goes on."""
+        self.failures: int = 0
+        """Failures since the outage began (0: Redis answers)."""
+        self.outages: int = 0
+        """Outages so far (a failure after a success begins one)."""
+        self._began = 0.0
+        self._next_line = 0.0
+
+    def failed(self, error: BaseException) -> None:
+        """Record a failure to reach (or use) Redis; ``error`` is the typed error raised."""
+        now = time.monotonic()
+        self.failures += 1
+        if self.failures == 1:
+            self.outages += 1
+            self._began = now
+            self._next_line = now + self.every
+            logger.error("%s%s", error, self._advice(error))
+        elif now >= self._next_line:
+            self._next_line = now + self.every
+            logger.error(
+                "Redis at %s still fails after %.0fs (%d failed attempts); last error: %s",
+                self.where,
+                now - self._began,
+                self.failures,
+                error,
+            )
+
+    def recovered(self) -> None:
+        """Record a success (called when a connection is made, not per command)."""
+        if self.failures:
+            logger.warning(
+                "Redis at %s answers again after %.1fs (%d failed attempts)",
+                self.where,
+                time.monotonic() - self._began,
+                self.failures,
+            )
+            self.failures = 0
+
+    def _advice(self, error: BaseException) -> str:
+        if isinstance(error, BackendConfigurationError):
+            return f" (said again every {self.every:.0f}s until fixed)"
+        return (
+            f" (until Redis at {self.where} answers, calls that need it raise "
+            f"LayerConnectionError; said again every {self.every:.0f}s while it lasts)"
+        )
 
 
 def load_script(name: str) -> str:
@@ -169,13 +332,27 @@ _sentinel_pool: Callable[..., ConnectionPool] = _SentinelBlockingPool
 _sentinel: Callable[..., Sentinel] = Sentinel
 
 
+def _parse_url(url: str) -> dict[str, Any]:
+    if not url.startswith(_URL_SCHEMES):
+        raise ConfigurationError(
+            f"Redis host URL {url!r} must start with redis://, rediss:// or unix://"
+        )
+    try:
+        parsed = dict(parse_url(url))
+    except ValueError as exc:
+        raise ConfigurationError(f"Redis host URL {url!r} is not valid: {exc}") from None
+    path = urlsplit(url).path.strip("/") if url.startswith(("redis://", "rediss://")) else ""
+    if path and "db" not in parsed:
+        raise ConfigurationError(
+            f"Redis host URL {url!r} names database {path!r}; a database is a number, "
+            "e.g. redis://localhost:6379/0"
+        )
+    return parsed
+
+
 def _host_kwargs(host: object) -> dict[str, Any]:
     if isinstance(host, str):
-        if not host.startswith(_URL_SCHEMES):
-            raise ConfigurationError(
-                f"Redis host URL {host!r} must start with redis://, rediss:// or unix://"
-            )
-        return dict(parse_url(host))
+        return _parse_url(host)
     if isinstance(host, tuple):
         pair = cast(tuple[object, ...], host)
         if len(pair) != 2 or not isinstance(pair[0], str) or not isinstance(pair[1], int):
@@ -194,6 +371,28 @@ def _host_kwargs(host: object) -> dict[str, Any]:
     )
 
 
+def _check_connection_kwargs(kwargs: Mapping[str, Any], what: str) -> None:
+    """Refuse now what redis-py would refuse only when it first connects: an unknown
+    keyword, a database number that is not a number >= 0."""
+    db = kwargs.get("db", 0)
+    if isinstance(db, str) and db.isdigit():
+        db = int(db)
+    if isinstance(db, bool) or not isinstance(db, int) or db < 0:
+        raise ConfigurationError(
+            f"the Redis database number must be an int >= 0 (e.g. redis://host:6379/0 or "
+            f"connection_kwargs={{'db': 0}}), got {db!r}"
+        )
+    options = dict(kwargs)
+    connection_class = options.pop("connection_class", Connection)
+    try:
+        connection_class(**options)
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"a Redis {what} option is not one redis-py takes ({exc}); check the host "
+            "dicts, the URL's query string and connection_kwargs/sentinel_kwargs"
+        ) from None
+
+
 class RedisConnection:
     """The Redis servers of one layer: sharding, pools and clients per event loop."""
 
@@ -209,6 +408,7 @@ class RedisConnection:
         pool_timeout: float = 10.0,
         socket_timeout: float = 5.0,
     ) -> None:
+        require_redis_py(redis.__version__)
         if hosts is not None and sentinels is not None:
             raise ConfigurationError(
                 "give either hosts= or sentinels= (with service_name=), not both"
@@ -249,9 +449,16 @@ class RedisConnection:
                 raise ConfigurationError("hosts= must name at least one Redis server")
             self._hosts = [_host_kwargs(h) for h in specs]
             self.shard_count = len(self._hosts)
+        for kwargs in self._hosts or [{}]:
+            _check_connection_kwargs({**self._common, **kwargs, **self._extra}, "connection")
+        if self._sentinels:
+            _check_connection_kwargs({**self._common, **self._sentinel_kwargs}, "sentinel")
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Redis]] = (
             weakref.WeakKeyDictionary()
         )
+        self.outages: OutageLog = OutageLog(self.describe())
+        """Where every part of the layer reports failures to reach Redis (logged at a
+        bounded rate)."""
 
     @staticmethod
     def _check_sentinels(
@@ -280,6 +487,12 @@ class RedisConnection:
         return [checked]
 
     # -- shards ----------------------------------------------------------------------
+
+    def database(self, shard: int = 0) -> int:
+        """The Redis database number the layer uses on ``shard`` (0 unless configured)."""
+        kwargs = self._hosts[shard] if self._hosts else {}
+        db = {**kwargs, **self._extra}.get("db", 0)
+        return int(db)
 
     def shard_for(self, name: str) -> int:
         """The shard that holds ``name``; process-local channels follow their process."""
@@ -334,13 +547,15 @@ class RedisConnection:
             **{**self._common, **self._hosts[shard], **self._extra},
         )
 
-    def describe(self) -> str:
-        """Where this layer's Redis is, for error messages (no passwords)."""
+    def describe(self, shard: int | None = None) -> str:
+        """Where this layer's Redis is (``shard``'s server only, if given), for error
+        messages (no passwords)."""
         if self._sentinels:
             return f"Sentinel service {self.service_name!r} via {self._sentinels[0]}"
+        hosts = self._hosts if shard is None else self._hosts[shard : shard + 1]
         return ", ".join(
             str(h.get("path") or f"{h.get('host', 'localhost')}:{h.get('port', 6379)}")
-            for h in self._hosts
+            for h in hosts
         )
 
     def forget_pools(self) -> object:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypedDict, Unpack, cast
 
 from fast_channels.exceptions import ConfigurationError
+from fast_channels.layers._options import keyword_options, unknown_option
 from fast_channels.layers.base import BaseChannelLayer, logger
 from fast_channels.layers.redis._connection import HostSpec, RedisConnection
 
@@ -103,14 +104,12 @@ class RedisLayerBase(BaseChannelLayer):
     """
 
     def __init__(self, **options: Unpack[RedisLayerOptions]) -> None:
-        for name in options:
-            if name not in _KNOWN:
-                raise TypeError(
-                    f"{type(self).__name__}() got an unexpected keyword argument {name!r}; "
-                    "see RedisLayerOptions for the options of the Redis layers"
-                )
+        unknown = [name for name in options if name not in _KNOWN]
+        if unknown:
+            known = _KNOWN | keyword_options(type(self))
+            raise unknown_option(type(self), unknown, known)
         message = _picked(options, _MessageOptions.__optional_keys__)
-        super().__init__(**cast(_MessageOptions, message))
+        super().__init__(**cast(dict[str, Any], message))  # checked above: no unknown key
         self.prefix: str = require_prefix(options.get("prefix", "asgi"))
         connection = _picked(options, _ConnectionOptions.__optional_keys__)
         self.connection: RedisConnection = RedisConnection(**cast(_ConnectionOptions, connection))

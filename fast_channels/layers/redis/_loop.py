@@ -43,7 +43,10 @@ class LoopClients:
         self._conn = conn
         self.clients = conn.clients()
         where = conn.describe()
-        self.pipes = [CommandPipe(c.connection_pool, scripts, where) for c in self.clients]
+        self.pipes = [
+            CommandPipe(c.connection_pool, scripts, where, outages=conn.outages)
+            for c in self.clients
+        ]
         self.keeper = LoopKeeper(cleanup, name=name)
         self.loop = self.keeper.loop
 

@@ -9,15 +9,24 @@ senders cost about one round trip, not N. Commands of one pipe run in submission
 Lua scripts are called by SHA (``EVALSHA``): they are loaded on every new connection, and
 a script the server forgot (``NOSCRIPT``, after ``SCRIPT FLUSH``) is re-sent as ``EVAL``.
 
-Redis unreachable: every command of the failed round trip gets a ``LayerConnectionError``
-(never a hang: reads are bounded by the pool's ``socket_timeout``); the next command
+Time bound: a command fails within ``socket_timeout`` of being submitted, whatever it
+waited for (a round trip in flight before its own, a reconnection, a server that stopped
+answering): each round trip, connecting included, must end by the time the first of its
+commands was submitted plus ``socket_timeout``. Every command of a failed round trip gets
+the typed error of :func:`~._connection.redis_failure` (``LayerConnectionError`` when Redis
+is unreachable, ``BackendRefusedError`` for a command Redis refused, ...); the next command
 reconnects. A cancelled caller does not cancel its command, which may still run.
+
+``limits=True`` (the pub/sub layer) also reads the server's pub/sub client output buffer
+limit each time the pipe connects (``CONFIG GET client-output-buffer-limit``, before any
+command is sent): :attr:`CommandPipe.pubsub_limit`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -25,16 +34,41 @@ from typing import cast
 from redis.asyncio.connection import ConnectionPool
 from redis.exceptions import NoScriptError, ResponseError
 
-from fast_channels.exceptions import LayerClosedError
+from fast_channels.exceptions import LayerClosedError, LayerConnectionError
 from fast_channels.layers.redis._connection import (
+    OutageLog,
     RawConnection,
     RawPool,
-    connection_error,
     discard_connection,
     load_script,
+    redis_failure,
 )
 
-__all__ = ["Arg", "CommandPipe", "Script", "pack"]
+__all__ = [
+    "DEFAULT_PUBSUB_LIMIT",
+    "UNCHECKED_PUBLISH",
+    "Arg",
+    "CommandPipe",
+    "Script",
+    "pack",
+    "publish_max",
+    "pubsub_limit",
+]
+
+DEFAULT_PUBSUB_LIMIT = 32 * 1024 * 1024
+"""Redis's default hard limit of a pub/sub client's output buffer (``32mb``)."""
+
+UNCHECKED_PUBLISH = 64 * 1024
+"""Bytes a message may have to be published before the pipe has read the server's limit."""
+
+
+def publish_max(limit: int) -> int:
+    """The largest message to publish to a server whose pub/sub output buffer hard limit
+    is ``limit`` bytes (0: none): 3/4 of it. Redis counts the memory it allocates for the
+    message, rounded up to its allocator's size classes (up to 25% more), and disconnects
+    a subscriber as soon as that reaches the limit."""
+    return limit * 3 // 4 if limit > 0 else sys.maxsize
+
 
 Arg = str | bytes | int | float
 """One argument of a Redis command."""
@@ -95,6 +129,21 @@ class Script:
         return cls(name, source, hashlib.sha1(source.encode("utf-8")).hexdigest())
 
 
+def pubsub_limit(reply: object) -> int:
+    """The pub/sub hard limit in bytes from a ``CONFIG GET client-output-buffer-limit``
+    reply (0: none), or :data:`DEFAULT_PUBSUB_LIMIT` if the reply does not say."""
+    if isinstance(reply, dict):  # RESP3
+        reply = next(iter(cast(dict[object, object], reply).items()), None)
+    if isinstance(reply, list | tuple) and len(cast(Sequence[object], reply)) == 2:
+        value = cast(Sequence[object], reply)[1]
+        words = value.decode() if isinstance(value, bytes) else str(value)
+        parts = words.split()
+        for i in range(0, len(parts) - 3, 4):
+            if parts[i] == "pubsub" and parts[i + 1].isdigit():
+                return int(parts[i + 1])
+    return DEFAULT_PUBSUB_LIMIT
+
+
 class _Command:
     __slots__ = ("args", "future", "script")
 
@@ -109,12 +158,35 @@ class _Command:
 class CommandPipe:
     """One event loop's pipelined connection to one Redis server (see module docstring)."""
 
-    def __init__(self, pool: ConnectionPool, scripts: Sequence[Script], what: str) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        scripts: Sequence[Script],
+        what: str,
+        *,
+        timeout: float | None = None,
+        limits: bool = False,
+        outages: OutageLog | None = None,
+    ) -> None:
         self._pool = cast(RawPool, pool)
         self._scripts = tuple(scripts)
         self._what = what
+        if timeout is None:
+            timeout = cast(float | None, pool.connection_kwargs.get("socket_timeout")) or 5.0
+        self._timeout = timeout
+        self._outages = outages
+        self.limits: bool = limits
+        """Whether each connection reads :attr:`pubsub_limit` (set before the first command)."""
+        self.pubsub_limit: int = DEFAULT_PUBSUB_LIMIT
+        """The server's pub/sub output buffer hard limit in bytes, 0 for none (read at
+        each connection with ``limits=True``; Redis's default until then)."""
+        self.publish_max: int = UNCHECKED_PUBLISH
+        """The largest message to publish now: :func:`publish_max` of the limit read on
+        the live connection, :data:`UNCHECKED_PUBLISH` while there is none (then call
+        :meth:`ready` and look again)."""
         self._loop = asyncio.get_running_loop()
         self._queue: list[_Command] = []
+        self._queued_at = 0.0
         self._conn: RawConnection | None = None
         self._busy = False
         self._idle: asyncio.Future[None] | None = None
@@ -136,14 +208,20 @@ class CommandPipe:
         :meth:`script`."""
         return await self._call(args, None)
 
+    async def ready(self) -> None:
+        """Connect now unless connected (no round trip then): raises what connecting
+        raises (e.g. ``BackendAuthenticationError``), within ``socket_timeout``."""
+        if self._conn is None:
+            await self.command(b"PING")
+
     async def _call(self, command: tuple[Arg, ...], script: Script | None) -> object:
         if self._busy or self._queue or self._task.done():
             return await self._submit(command, script)
         self._busy = True
         cmd = _Command(command, self._loop.create_future(), script)
         try:
-            conn = self._conn or await self._connect()
-            await self._round_trip(conn, [cmd])
+            async with asyncio.timeout_at(self._loop.time() + self._timeout):
+                await self._round_trip(self._conn or await self._connect(), [cmd])
         except Exception as exc:  # connection errors, or e.g. -BUSY answering SCRIPT LOAD
             await self._fail(exc, [cmd])
         except BaseException:  # cancelled mid round trip: the reply is still on the wire
@@ -164,8 +242,12 @@ class CommandPipe:
 
     def _submit(self, args: tuple[Arg, ...], script: Script | None) -> asyncio.Future[object]:
         if self._task.done():
-            raise RuntimeError("this command pipe is closed")
+            raise LayerClosedError(
+                f"the connection to Redis at {self._what} of this event loop was closed"
+            )
         future: asyncio.Future[object] = self._loop.create_future()
+        if not self._queue:
+            self._queued_at = self._loop.time()
         self._queue.append(_Command(args, future, script))
         if not self._busy:
             self._wake()
@@ -186,8 +268,8 @@ class CommandPipe:
                 batch, self._queue = self._queue, []
                 self._busy = True
                 try:
-                    conn = self._conn or await self._connect()
-                    await self._round_trip(conn, batch)
+                    async with asyncio.timeout_at(self._queued_at + self._timeout):
+                        await self._round_trip(self._conn or await self._connect(), batch)
                 except Exception as exc:  # the writer must outlive any one batch
                     await self._fail(exc, batch)
                 except BaseException:
@@ -207,27 +289,46 @@ class CommandPipe:
 
     async def _fail(self, exc: BaseException, batch: list[_Command]) -> None:
         self.errors += 1
-        await self._drop()
-        error = connection_error(exc, f"run a command on Redis at {self._what}")
+        if isinstance(exc, TimeoutError) and not str(exc):
+            exc = TimeoutError(f"no answer within socket_timeout={self._timeout}s")
+        error = redis_failure(exc, f"run a command on Redis at {self._what}")
         for cmd in batch:
             if not cmd.future.done():
                 cmd.future.set_exception(error)
+        if self._outages is not None and isinstance(error, LayerConnectionError):
+            self._outages.failed(error)
+        await self._drop()
 
     async def _connect(self) -> RawConnection:
         conn = self._conn = await self._pool.get_connection()
         loads: list[tuple[Arg, ...]] = [("SCRIPT", "LOAD", s.source) for s in self._scripts]
+        if self.limits:
+            loads.append(("CONFIG", "GET", "client-output-buffer-limit"))
         try:
             if loads:
                 await conn.send_packed_command([pack(loads)], check_health=False)
-                for _ in loads:
+                for _ in self._scripts:
                     await conn.read_response()
+                if self.limits:
+                    self.pubsub_limit = await self._read_limit(conn)
+                    self.publish_max = publish_max(self.pubsub_limit)
         except BaseException:
             await self._drop()
             raise
+        if self._outages is not None:
+            self._outages.recovered()
         return conn
+
+    @staticmethod
+    async def _read_limit(conn: RawConnection) -> int:
+        try:
+            return pubsub_limit(await conn.read_response())
+        except ResponseError:  # CONFIG not allowed here (ACL, managed Redis): the default
+            return DEFAULT_PUBSUB_LIMIT
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
+        self.publish_max = UNCHECKED_PUBLISH
         if conn is not None:
             await discard_connection(self._pool, conn)
 
@@ -235,20 +336,19 @@ class CommandPipe:
         self.round_trips += 1
         self.commands += len(batch)
         retries: list[_Command] = []
-        # One deadline for the whole round trip, write and every reply, instead of
-        # redis-py's own: with socket_timeout set it wraps each write in asyncio.wait_for
-        # (a task per write, ~16 us) and opens a timeout per reply (~5 us each).
+        # The caller's deadline bounds the whole round trip, write and every reply,
+        # instead of redis-py's own: with socket_timeout set it wraps each write in
+        # asyncio.wait_for (a task per write, ~16 us) and opens a timeout per reply.
         timeout = conn.socket_timeout
         conn.socket_timeout = None
         try:
-            async with asyncio.timeout(timeout):
-                await conn.send_packed_command(
-                    [pack([cmd.args for cmd in batch])], check_health=False
-                )
-                await self._read_replies(conn, batch, retries)
+            await conn.send_packed_command([pack([cmd.args for cmd in batch])], check_health=False)
+            await self._read_replies(conn, batch, retries)
         finally:
             conn.socket_timeout = timeout
             if retries:  # Redis lost its scripts: resend in the original order, first
+                if not self._queue:
+                    self._queued_at = self._loop.time()
                 self._queue[0:0] = retries
 
     async def _read_replies(
@@ -268,7 +368,9 @@ class CommandPipe:
             if cmd.future.done():
                 continue
             if isinstance(reply, ResponseError):
-                cmd.future.set_exception(reply)
+                cmd.future.set_exception(
+                    redis_failure(reply, f"run a command on Redis at {self._what}")
+                )
             else:
                 cmd.future.set_result(reply)
 

@@ -16,7 +16,14 @@ A :class:`Subscriber` keeps the set of Redis pub/sub channels this process *want
   meanwhile are served by the new connection. A connection attempt that fails fails the
   callers waiting for it with ``LayerConnectionError`` (so nobody waits unboundedly);
   names already held stay wanted and come back when Redis does. Messages published while
-  the connection was down are lost: pub/sub keeps nothing.
+  the connection was down are lost: pub/sub keeps nothing. So once every name is
+  subscribed again on the new connection, ``on_resync(names, reason)`` is called with the
+  names that may have missed messages (the layer tells their local receivers).
+  The connection may have been closed by Redis itself: a restart, a failover, ``CLIENT
+  KILL``, or a subscriber that fell behind past the pub/sub output buffer limit.
+* Failures to connect are reported to the layer's :class:`~._connection.OutageLog`
+  (logged at a bounded rate); the callers waiting get the typed error
+  (``BackendAuthenticationError`` for refused credentials, ...).
 * An idle connection is probed with PING; one that stays silent is dropped and redone.
 """
 
@@ -30,17 +37,26 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from fast_channels.exceptions import LayerClosedError, LayerConnectionError
-from fast_channels.layers.redis._connection import REDIS_ERRORS
+from fast_channels.layers.redis._connection import (
+    REDIS_ERRORS,
+    OutageLog,
+    is_lasting,
+    redis_failure,
+)
 
-__all__ = ["MessageHandler", "Subscriber"]
+__all__ = ["MessageHandler", "ResyncHandler", "Subscriber"]
 
 logger = logging.getLogger("fast_channels.layers.redis.pubsub")
 
 MessageHandler = Callable[[bytes, bytes], None]
 """Called by the reader with (Redis channel, data) for every pub/sub message."""
+
+ResyncHandler = Callable[[frozenset[bytes], str], None]
+"""Called with (Redis channels, reason) once they are subscribed again after the
+connection was lost: messages published to them meanwhile are lost."""
 
 _ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError, OSError)
 # A write also fails with AttributeError when redis-py drops the connection's writer (None)
@@ -48,6 +64,7 @@ _ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError, OSError)
 _WRITE_ERRORS: tuple[type[BaseException], ...] = (*_ERRORS, AttributeError)
 _CHUNK = 1000
 _MAX_BACKOFF = 0.5
+_MAX_LASTING_BACKOFF = 5.0  # refused credentials or database: no use retrying fast
 
 
 class _Connection(Protocol):
@@ -86,11 +103,21 @@ class Subscriber:
         on_message: MessageHandler,
         *,
         timeout: float,
+        on_resync: ResyncHandler | None = None,
+        outages: OutageLog | None = None,
         health_interval: float = 15.0,
         wanted: Iterable[bytes] = (),
+        where: str = "Redis",
     ) -> None:
         self._pool = cast(_Pool, client.connection_pool)
         self._on_message = on_message
+        self._on_resync = on_resync
+        self._outages = outages
+        self.where: str = where
+        # Set when a connection that held subscriptions is lost; the names sent again on
+        # the next connection, until Redis confirmed them all (then on_resync is called).
+        self._lost: str | None = None
+        self._resubscribing: set[bytes] = set()
         self.timeout = timeout
         self.health_interval = health_interval
         self.wanted: set[bytes] = set(wanted)
@@ -217,6 +244,30 @@ class Subscriber:
             for target, fut in waiting:
                 if 0 < target <= acked and not fut.done():
                     fut.set_result(None)
+        if self._resubscribing:
+            self._resubscribing.discard(name)
+            if not self._resubscribing:
+                self._resynced()
+
+    def _note_lost(self, exc: BaseException) -> None:
+        """The connection broke: if it held confirmed subscriptions (or was still
+        restoring those of an earlier one), messages to them may be lost from now on."""
+        held = any(name not in self._sent for name in self.wanted)
+        if self._lost is None and held:
+            self._lost = (
+                f"the pub/sub connection to Redis at {self.where} was lost "
+                f"({type(exc).__name__}: {exc}); messages published until it was "
+                "subscribed again are lost"
+            )
+
+    def _resynced(self) -> None:
+        reason, self._lost = self._lost, None
+        if reason is None or self._on_resync is None or self._closed:
+            return
+        try:
+            self._on_resync(frozenset(self.wanted), reason)
+        except Exception:
+            logger.exception("pub/sub: telling receivers about lost messages failed")
 
     def _fail_waiters(self, error: BaseException) -> None:
         for waiting in self._waiters.values():
@@ -239,23 +290,29 @@ class Subscriber:
                 try:
                     conn = await self._connect()
                 except _ERRORS as exc:
-                    self._fail_waiters(
-                        LayerConnectionError(
-                            f"could not subscribe: Redis is unreachable "
-                            f"({type(exc).__name__}: {exc}); retrying later is safe"
-                        )
-                    )
-                    delay = min(max(delay * 2, 0.05), _MAX_BACKOFF)
-                    logger.warning("pub/sub: cannot connect (%s); retrying in %.2fs", exc, delay)
+                    error = redis_failure(exc, f"subscribe on Redis at {self.where}")
+                    self._fail_waiters(error)
+                    if self._outages is not None:
+                        self._outages.failed(error)
+                    most = _MAX_LASTING_BACKOFF if is_lasting(error) else _MAX_BACKOFF
+                    delay = min(max(delay * 2, 0.05), most)
                     await asyncio.sleep(delay)
                     continue
                 delay = 0.0
+                if self._outages is not None:
+                    self._outages.recovered()
                 try:
                     await self._read(conn)
                 except _ERRORS as exc:
                     if not self._closed:
                         self.reconnects += 1
-                        logger.warning("pub/sub: lost the connection (%s); reconnecting", exc)
+                        self._note_lost(exc)
+                        logger.warning(
+                            "pub/sub: lost the connection to Redis at %s (%s: %s); reconnecting",
+                            self.where,
+                            type(exc).__name__,
+                            exc,
+                        )
                 finally:
                     await self._drop(conn)
         finally:
@@ -265,6 +322,9 @@ class Subscriber:
         conn = cast(_Connection, await self._pool.get_connection())
         self._sent, self._acked = {}, {}
         names = sorted(self.wanted)
+        self._resubscribing = set(names) if self._lost is not None else set()
+        if not names:
+            self._lost = None
         for name in names:
             self._sent[name] = 1
         for name, waiting in list(self._waiters.items()):
@@ -287,13 +347,19 @@ class Subscriber:
         read = conn.read_response
         on_message = self._on_message
         while True:
-            # push_request: under RESP3 (redis-py's default) pub/sub replies are pushes.
-            reply = await read(disable_decoding=True, timeout=math.inf, push_request=True)
+            try:
+                # push_request: under RESP3 (redis-py's default) pub/sub replies are pushes.
+                reply = await read(disable_decoding=True, timeout=math.inf, push_request=True)
+            except ResponseError as exc:  # e.g. -NOPERM answering SUBSCRIBE (redis-py >= 6)
+                reply = exc
             self._activity += 1
             if self._closed:
                 return
             if not isinstance(reply, list):
-                self._pong(reply)  # RESP3 answers PING <token> with the bare token
+                if isinstance(reply, ResponseError):  # returned by older redis-py
+                    self._refused(reply)
+                else:
+                    self._pong(reply)  # RESP3 answers PING <token> with the bare token
                 continue
             parts = cast(list[bytes], reply)
             kind = parts[0]
@@ -306,6 +372,13 @@ class Subscriber:
                 self._ack(parts[1])
             elif kind == b"pong":
                 self._pong(parts[1])
+
+    def _refused(self, reply: ResponseError) -> None:
+        """Redis refused a command of ours (a SUBSCRIBE the ACL forbids): fail everyone
+        waiting (which name it was, Redis does not say) and log it."""
+        error = redis_failure(reply, f"subscribe on Redis at {self.where}")
+        self._fail_waiters(error)
+        logger.error("pub/sub: %s", error)
 
     def _pong(self, token: object) -> None:
         fut = self._pings.pop(token, None) if isinstance(token, bytes) else None

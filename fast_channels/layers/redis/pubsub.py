@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Unpack
 
+from fast_channels.exceptions import MessageTooLargeError
 from fast_channels.layers._local import Payload
 from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.redis._connection import RedisConnection
@@ -45,6 +46,8 @@ class _LoopPart(LoopClients):
 
     def __init__(self, conn: RedisConnection, release: Callable[[_LoopPart], Awaitable[None]]):
         super().__init__(conn, (), lambda: release(self), name="fast-channels pub/sub loop keeper")
+        for pipe in self.pipes:
+            pipe.limits = True  # refuse what Redis could not hand to a subscriber
         self.subscribers: list[Subscriber] = []
 
 
@@ -78,9 +81,18 @@ class RedisPubSubChannelLayer(RedisLayerBase):
     restart or failover: this is how a sender learns of them).
 
     Redis unreachable: ``send``/``group_send`` raise ``LayerConnectionError`` within
-    ``socket_timeout`` (5 s by default), a subscription Redis cannot confirm within it too;
-    subscribers reconnect by themselves (backing off 0.05 to 0.5 s) and subscribe again to
-    every channel and group held here.
+    ``socket_timeout`` (5 s by default) of the call, a subscription Redis cannot confirm
+    within it too; refused credentials or database are ``BackendConfigurationError`` (see
+    :mod:`fast_channels.exceptions`). Subscribers reconnect by themselves (backing off 0.05
+    to 0.5 s) and subscribe again to every channel and group held here; then each local
+    channel they served gets a ``layer.reconnected`` notice, since messages published
+    meanwhile are lost (a restart, a failover, or Redis dropping a subscriber that fell
+    behind past its pub/sub output buffer limit).
+
+    Size: a message over 3/4 of the server's pub/sub output buffer hard limit (read at
+    connect; 32 MB by default) raises ``MessageTooLargeError``: Redis would drop the
+    subscriber it is handed to. Namespace: pub/sub channels are global to a Redis server,
+    so a database number other than 0 is part of their names.
 
     Options, keyword-only (an unknown one is a ``TypeError``): those of
     :class:`~fast_channels.layers.redis.RedisLayerOptions`, which both Redis layers take
@@ -99,6 +111,7 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         self.overflow: OverflowPolicy = OverflowPolicy.parse(overflow)
         super().__init__(**options)
         self._keys: dict[str, bytes] = {}
+        self._databases = [self.connection.database(i) for i in range(self.connection.shard_count)]
         self._unheard = 0
         self._next_warning = 0.0
         self._start_process()
@@ -132,7 +145,11 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         if key is None:
             if len(self._keys) > 10_000:
                 self._keys.clear()
-            key = self._keys[cache_key] = f"{self.prefix}:{kind}:{name}".encode()
+            # Pub/sub channels are global to a Redis server, not per database: the
+            # database number (when not 0) keeps layers on different ones apart.
+            db = self._databases[self.connection.shard_for(name)]
+            space = f"{self.prefix}:{db}" if db else self.prefix
+            key = self._keys[cache_key] = f"{space}:{kind}:{name}".encode()
         return key
 
     # -- transport ----------------------------------------------------------------------
@@ -141,8 +158,25 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         pipes = self._pipes.get(asyncio.get_running_loop())
         if pipes is None:
             pipes = self._enter().pipes
-        count = await pipes[shard].command(b"PUBLISH", key, data)
+        pipe = pipes[shard]
+        if len(data) > pipe.publish_max:
+            await self._check_fits(pipe, shard, data)
+        count = await pipe.command(b"PUBLISH", key, data)
         return count if isinstance(count, int) else 0
+
+    async def _check_fits(self, pipe: CommandPipe, shard: int, data: bytes) -> None:
+        """Refuse a message Redis would lose: over 3/4 of the server's pub/sub output
+        buffer hard limit, a subscriber is disconnected as it is handed over."""
+        await pipe.ready()  # reads the server's limit
+        if len(data) > pipe.publish_max:
+            raise MessageTooLargeError(
+                f"a {len(data)}-byte message cannot be published to Redis at "
+                f"{self.connection.describe(shard)}: it disconnects a pub/sub subscriber whose "
+                f"output buffer reaches {pipe.pubsub_limit} bytes (client-output-buffer-limit "
+                f"pubsub), losing what it held, so this layer refuses messages over "
+                f"{pipe.publish_max} bytes there. Send a reference to the data instead, or "
+                "raise that limit on the server; nothing was sent"
+            )
 
     async def _send(self, channel: str, data: bytes) -> None:
         head, bang, local = channel.partition("!")
@@ -294,11 +328,34 @@ class RedisPubSubChannelLayer(RedisLayerBase):
                 client,
                 self._dispatch,
                 timeout=self.connection.socket_timeout,
+                on_resync=self._resubscribed,
+                outages=self.connection.outages,
                 wanted=old[i] if i < len(old) else (),
+                where=self.connection.describe(i),
             )
             for i, client in enumerate(part.clients)
         ]
         return self._subscribers
+
+    def _resubscribed(self, keys: frozenset[bytes], reason: str) -> None:
+        """A subscriber holds ``keys`` again after losing its connection: tell every local
+        channel they served (all of them with one Redis server) to resync."""
+        channels: list[str] | None = None
+        if self.connection.shard_count > 1:
+            channels = []
+            heads: set[str] = set()
+            for key in keys:
+                target = self._targets.get(key)
+                if target is None:
+                    continue
+                if target[0]:
+                    channels.extend(self.local.group_channels(target[1]))
+                else:
+                    heads.add(target[1])
+            channels.extend(
+                channel for channel in self._receivable if channel.partition("!")[0] in heads
+            )
+        self._announce_resync(reason, channels=channels)
 
     async def _subscribe(self, key: bytes, target: _Target) -> None:
         self._check_open()

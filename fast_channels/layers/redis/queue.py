@@ -287,6 +287,8 @@ class RedisChannelLayer(RedisLayerBase):
             reader.leave()
 
     async def _new_channel(self, prefix: str) -> str:
+        # Connected (at once if already): Redis refusing the layer fails here, not later.
+        await self._state().pipes[self.conn.shard_for(self._token)].ready()
         channel = f"{prefix}{self._token}!{self._random_suffix()}"
         if len(self._own) < OWN_CHANNELS_KEPT:
             self._own.add(channel)

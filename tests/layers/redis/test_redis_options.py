@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 from redis.asyncio.connection import BlockingConnectionPool
 
-from fast_channels.exceptions import ConfigurationError
+from fast_channels.exceptions import ConfigurationError, UnknownOptionError
+from fast_channels.layers.base import BaseChannelLayer
+from fast_channels.layers.in_memory import InMemoryChannelLayer
 from fast_channels.layers.redis import (
     RedisChannelLayer,
     RedisLayerOptions,
     RedisPubSubChannelLayer,
 )
+from fast_channels.layers.redis._connection import require_redis_py
 from tests.layers.redis.queue_helpers import prefix_for
 from tests.servers import RedisProcess
 
@@ -59,6 +62,55 @@ def test_an_unknown_option_names_the_layer(layer_class: RedisLayer) -> None:
         layer_class(**options)
 
 
+@pytest.mark.parametrize(
+    ("layer_class", "typo", "nearest"),
+    [
+        (RedisChannelLayer, "hots", "hosts"),
+        (RedisPubSubChannelLayer, "hots", "hosts"),
+        (RedisPubSubChannelLayer, "overflw", "overflow"),
+        (RedisChannelLayer, "receive_bach", "receive_batch"),
+        (InMemoryChannelLayer, "capcity", "capacity"),
+    ],
+)
+def test_an_option_typo_names_the_layer_and_the_nearest_option(
+    layer_class: type[BaseChannelLayer], typo: str, nearest: str
+) -> None:
+    options: dict[str, Any] = {typo: 1}
+    with pytest.raises(UnknownOptionError) as caught:
+        layer_class(**options)
+    message = str(caught.value)
+    assert message.startswith(f"{layer_class.__name__}() got an unexpected keyword argument")
+    assert f"{typo!r} (did you mean {nearest!r}?)" in message
+    assert isinstance(caught.value, TypeError)
+    assert isinstance(caught.value, ConfigurationError)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("hosts", "match"),
+    [
+        (["redis://localhost:6379/abc"], "a database is a number"),
+        (["redis://localhost:6379/-1"], "database number must be an int >= 0"),
+        (["redis://localhost:port/0"], "is not valid"),
+        (["redis://localhost:6379/0?pasword=x"], "'pasword'"),
+        ([{"host": "localhost", "db": "one"}], "database number"),
+    ],
+)
+def test_a_bad_redis_address_is_refused_at_construction(
+    layer_class: RedisLayer, hosts: list[Any], match: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        layer_class(hosts=hosts)
+
+
+@BOTH
+def test_a_misspelt_connection_keyword_is_refused_at_construction(
+    layer_class: RedisLayer,
+) -> None:
+    with pytest.raises(ConfigurationError, match="'pasword'"):
+        layer_class(connection_kwargs={"pasword": "secret"})
+
+
 @BOTH
 def test_the_shared_options_and_their_defaults(layer_class: RedisLayer) -> None:
     layer = layer_class()
@@ -67,6 +119,12 @@ def test_the_shared_options_and_their_defaults(layer_class: RedisLayer) -> None:
     connection = layer.connection
     assert (connection.max_connections, connection.pool_timeout) == (64, 10.0)
     assert connection.socket_timeout == 5.0
+
+
+def test_a_redis_py_older_than_the_floor_is_refused_with_what_to_install() -> None:
+    with pytest.raises(ConfigurationError, match=r"need redis-py >= 5\.3\.0, but 5\.2\.1"):
+        require_redis_py("5.2.1")
+    require_redis_py("5.3.0")
 
 
 def test_the_older_attribute_names_still_work() -> None:
