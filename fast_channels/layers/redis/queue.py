@@ -24,7 +24,7 @@ channel list; ``in:<token>`` a process inbox; ``n:<token>`` its per-channel coun
 ``",a,b"``, 16 buckets, token empty for named channels), so ``group_send`` reads a few
 strings per process and ``group_add`` copies a short one;
 ``gc:<group>`` members' capacities when ``channel_capacity`` gives them another one than
-``capacity``. With several hosts, a named channel lives on the host its name hashes to, a
+``capacity``; ``live:<token>`` a process's marker (:mod:`._recovery`). With several hosts, a named channel lives on the host its name hashes to, a
 process inbox on the host its token hashes to, and a membership next to its channel, so
 ``group_send`` runs its script once on every host.
 
@@ -89,7 +89,12 @@ class RedisChannelLayer(RedisLayerBase):
     every sender sees it) raises ``ChannelFull``; ``group_send`` skips full members,
     counts them in ``statistics().group_skipped_full`` and logs a warning. Redis
     unreachable: the call raises ``LayerConnectionError`` within ``socket_timeout``;
-    waiting receivers keep waiting and their reader retries with backoff.
+    waiting receivers keep waiting and their reader retries with backoff. A loop stall
+    never loses a message a reader popped (:mod:`._pop`). Redis losing the layer's data
+    (restart without persistence, flush, failover to a lagging replica) is found within
+    about a second: this process adds back the memberships it made, logs, counts
+    (``statistics().extra["redis_data_lost"]``) and puts a ``layer.reconnected`` notice
+    on its channels whose messages Redis held (:mod:`._recovery`).
 
     Options, keyword-only (an unknown one is a ``TypeError``): those of
     :class:`~fast_channels.layers.redis.RedisLayerOptions`, which both Redis layers take,
