@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import cast
 
 import pytest
@@ -20,21 +19,11 @@ from fast_channels.layers.base import RESYNC_MESSAGE_TYPE
 from fast_channels.layers.redis import RedisChannelLayer
 from fast_channels.types import Message
 from tests.layers.redis.queue_helpers import prefix_for, raw
-from tests.servers import RedisProcess, start_redis
+from tests.servers import RedisProcess
 
 pytestmark = [pytest.mark.redis]
 
 SOCKET_TIMEOUT = 1.0
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    """A redis-server of this test only, keeping nothing on disk: a restart empties it."""
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _layer(

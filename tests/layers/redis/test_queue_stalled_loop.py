@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
 import pytest
@@ -22,7 +21,7 @@ from fast_channels.layers.redis import RedisChannelLayer
 from fast_channels.types import Message
 from fast_channels.worker import Worker
 from tests.layers.redis.queue_helpers import prefix_for
-from tests.servers import RedisProcess, start_redis
+from tests.servers import RedisProcess
 
 pytestmark = [pytest.mark.redis]
 
@@ -72,17 +71,6 @@ def _send_from_another_client(url: str, prefix: str, channel: str, message: Mess
     thread = threading.Thread(target=asyncio.run, args=(send(),))
     thread.start()
     thread.join()
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisProcess]:
-    """A redis-server of this test only (it may be paused)."""
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.resume()
-        server.stop()
 
 
 @pytest.mark.parametrize("kind", ["new_channel", "named"])
