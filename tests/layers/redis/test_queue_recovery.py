@@ -107,11 +107,11 @@ async def test_a_reasserted_membership_keeps_the_time_it_was_added(
         await layer.group_add("room", channel)
         key = f"{layer.prefix}:g:room"
         added = cast(float, await raw(own_redis.url, "ZSCORE", key, channel))
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # a membership added again now would be a second younger
         await raw(own_redis.url, "FLUSHALL")
         await _notice(layer, channel)
         again = cast(float, await raw(own_redis.url, "ZSCORE", key, channel))
-        assert abs(again - added) < 50  # ms: the same moment, give or take the clock
+        assert abs(again - added) < 500  # ms: the same moment, give or take the clock
 
 
 async def test_a_discarded_membership_does_not_come_back(

@@ -25,7 +25,8 @@ from tests.servers import RedisProcess
 
 pytestmark = [pytest.mark.redis]
 
-SOCKET_TIMEOUT = 1.0
+SOCKET_TIMEOUT = 2.0
+"""Its readers then wait up to 1 s in each BLMPOP: the window in which a send is popped."""
 STALL = SOCKET_TIMEOUT + 0.3
 """Longer than a read's whole deadline, from any moment the pop can have been sent."""
 
@@ -85,7 +86,7 @@ async def test_a_message_popped_while_the_loop_is_stalled_is_delivered(
         channel = await layer.new_channel() if kind == "new_channel" else "jobs"
         key = f"{prefix}:in:{layer.token}" if kind == "new_channel" else f"{prefix}:q:jobs"
         exercised = 0
-        for attempt in range(5):
+        for attempt in range(8):
             receiving = asyncio.create_task(layer.receive(channel))
             await _wait_blocked(redis_server)
             # The loop stalls from here on: the message is sent, and popped by the reader's
