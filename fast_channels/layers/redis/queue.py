@@ -24,9 +24,10 @@ channel list; ``in:<token>`` a process inbox; ``n:<token>`` its per-channel coun
 ``",a,b"``, 16 buckets, token empty for named channels), so ``group_send`` reads a few
 strings per process and ``group_add`` copies a short one;
 ``gc:<group>`` members' capacities when ``channel_capacity`` gives them another one than
-``capacity``; ``live:<token>`` a process's marker (:mod:`._recovery`). With several hosts, a named channel lives on the host its name hashes to, a
-process inbox on the host its token hashes to, and a membership next to its channel, so
-``group_send`` runs its script once on every host.
+``capacity``; ``live:<token>`` a process's marker (:mod:`._recovery`). With several
+hosts, a named channel lives on the host its name hashes to, a process inbox on the host
+its token hashes to, and a membership next to its channel, so ``group_send`` runs its
+script once on every host.
 
 Every process must configure the layer alike (prefix, capacities, expiry, keys).
 """
