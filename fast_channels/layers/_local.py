@@ -367,6 +367,21 @@ class LocalCore:
         with self._lock:
             return self.groups.names()
 
+    def memberships(self) -> list[tuple[str, str, float]]:
+        """Every unexpired membership here: (group, channel, seconds until it ends)."""
+        now = time.monotonic()
+        with self._lock:
+            return [
+                (group, channel, deadline - now)
+                for group in self.groups.names()
+                for channel, deadline in self.groups.members(group, now).items()
+            ]
+
+    def channels(self) -> list[str]:
+        """Every channel with a mailbox here (messages or receivers waiting, or lately)."""
+        with self._lock:
+            return list(self._boxes)
+
     def fan_out(self, group: str, payload: Payload) -> tuple[int, int]:
         """Put ``payload`` into every member's mailbox; returns (delivered, skipped full).
 
@@ -408,8 +423,11 @@ class LocalCore:
             self._boxes.clear()
             self.groups.clear()
 
-    def statistics(self, extra: dict[str, int] | None = None) -> LayerStatistics:
-        """A snapshot of the counters and current sizes."""
+    def statistics(
+        self, extra: dict[str, int] | None = None, gauges: dict[str, int] | None = None
+    ) -> LayerStatistics:
+        """A snapshot of the counters and current sizes (``extra``: a backend's counters,
+        ``gauges``: its current sizes)."""
         counters = {f.name: getattr(self.counters, f.name) for f in fields(self.counters)}
         return LayerStatistics(
             channels=len(self._boxes),
@@ -417,5 +435,6 @@ class LocalCore:
             buffered=sum(len(b.items) for b in self._boxes.values()),
             waiting_receivers=sum(len(b.waiters) for b in self._boxes.values()),
             extra=dict(extra or {}),
+            gauges=dict(gauges or {}),
             **counters,
         )

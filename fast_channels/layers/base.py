@@ -383,7 +383,7 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
 
     def statistics(self) -> LayerStatistics:
         """Counters and sizes of this layer in this process."""
-        return self.local.statistics(self._extra_statistics())
+        return self.local.statistics(self._extra_statistics(), self._gauge_statistics())
 
     def _announce_resync(
         self, reason: str, *, lost: int | None = None, channels: Iterable[str] | None = None
@@ -412,6 +412,10 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
 
     def _extra_statistics(self) -> dict[str, int]:
         """Backend-specific counters for :attr:`LayerStatistics.extra`."""
+        return {}
+
+    def _gauge_statistics(self) -> dict[str, int]:
+        """Backend-specific current sizes for :attr:`LayerStatistics.gauges`."""
         return {}
 
     # -- transport (backends) --------------------------------------------------------

@@ -31,7 +31,8 @@ class LayerStatistics:
     """A snapshot of one layer's counters in this process (``layer.statistics()``).
 
     Counters only grow; ``channels``, ``groups``, ``buffered`` and ``waiting_receivers``
-    are the current sizes.
+    are the current sizes (gauges). A backend's own numbers are split the same way:
+    counters in :attr:`extra`, gauges in :attr:`gauges`.
     """
 
     channels: int = 0
@@ -62,4 +63,6 @@ class LayerStatistics:
     """Times this layer told its local receivers that messages may have been lost
     (one ``layer.reconnected`` notice per affected local channel and occasion)."""
     extra: dict[str, int] = field(default_factory=_no_extra)
-    """Backend-specific counters (e.g. reconnects)."""
+    """Backend-specific counters: each only grows (e.g. reconnects)."""
+    gauges: dict[str, int] = field(default_factory=_no_extra)
+    """Backend-specific current sizes: each may go up and down (e.g. subscriptions)."""

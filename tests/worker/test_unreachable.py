@@ -118,7 +118,7 @@ def test_the_worker_command_says_redis_is_unreachable_and_when_it_is_back(
     worker = Process(args, redis_url=url)
     try:
         worker.wait_for("receiving from 'thumbnails'")
-        line = worker.wait_for("is unreachable")
+        line = worker.wait_for("channel layer 'default' is unreachable")
         assert "ERROR fast_channels.worker: channel layer 'default' is unreachable (" in line
         assert "no message can be received until it is back" in line
         started.append(start_redis(port=int(url.rsplit(":", 1)[1])))

@@ -17,6 +17,11 @@ counted). When they pile up in a mailbox (a quarter of the capacity or more), th
 report raises the channel's counter by that many, so a ``send`` sees them too; it is
 lowered again as they leave. Direct messages that expire in a mailbox are found by the
 same pass (:meth:`Acks.settle`) and reported as dropped.
+
+Within one batch the reader pops, group messages are counted as they arrive, so a member
+receives at most ``capacity`` of them however fast its receiver takes them
+(:meth:`~._inbox.InboxReader.deliver`). If Redis loses the counters, the process counts
+what waits in its mailboxes again (:meth:`Acks.redis_lost`).
 """
 
 from __future__ import annotations
@@ -138,6 +143,17 @@ class Acks:
         """Counts from :meth:`take` that could not be reported; they are tried again."""
         for i in range(0, len(flat), 2):
             self.dropped(str(flat[i]), int(flat[i + 1]))
+
+    def redis_lost(self) -> None:
+        """Redis lost the counters (it came back empty): what is owed becomes what they
+        must hold again, the messages waiting in local mailboxes (direct ones, and group
+        ones counted). A message counted anew meanwhile may be counted twice until it is
+        handed out: senders may see ``ChannelFull`` a little early, never late."""
+        pending: dict[str, int] = {}
+        for counts in (self.outstanding, self.raised):
+            for channel, count in counts.items():
+                pending[channel] = pending.get(channel, 0) - count
+        self.pending = pending
 
     def clear(self) -> None:
         """Forget everything (the layer was flushed: the counters in Redis are gone)."""

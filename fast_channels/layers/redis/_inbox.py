@@ -16,11 +16,13 @@ counted as expired; entries not in this layout are dropped, logged and counted a
 undecodable (the reader carries on).
 
 Capacity as the sender sees it: see :mod:`._acks` (what this process reports back after
-handing messages out, and how group messages waiting in a mailbox are counted).
+handing messages out, and how group messages waiting in a mailbox are counted) and
+:meth:`InboxReader.deliver` (group messages popped in one batch).
 
 The reader survives Redis errors: it logs, backs off (up to ``BACKOFF_MAX``) and tries
 again, so a restarted or failed-over Redis is picked up within about half a second of
-answering again; ``receive()`` keeps waiting meanwhile.
+answering again; ``receive()`` keeps waiting meanwhile. A popped batch is never lost to
+a stalled event loop (:mod:`._pop`).
 """
 
 from __future__ import annotations
@@ -28,20 +30,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
 from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
 from fast_channels.layers.redis._acks import Acks
-from fast_channels.layers.redis._connection import (
-    REDIS_ERRORS,
-    RawConnection,
-    RawPool,
-    discard_connection,
-)
-from fast_channels.layers.redis._pipe import pack
+from fast_channels.layers.redis._connection import REDIS_ERRORS, RawPool
+from fast_channels.layers.redis._pop import BlockingPop
 from fast_channels.types import Message
 
 __all__ = [
@@ -49,7 +46,6 @@ __all__ = [
     "Backoff",
     "Commands",
     "InboxReader",
-    "blmpop",
     "inbox_entry",
     "now_ms",
 ]
@@ -109,25 +105,12 @@ class Commands(Protocol):
     async def execute_command(self, *args: str | bytes | int | float) -> object: ...
 
 
-async def blmpop(client: Commands, key: str, count: int, block: float) -> list[bytes]:
-    """Pop up to ``count`` entries from the head of ``key``, waiting up to ``block`` seconds."""
-    reply = await client.execute_command("BLMPOP", block, 1, key, "LEFT", "COUNT", count)
-    if not reply:
-        return []
-    return cast(list[bytes], cast(list[object], reply)[1])
-
-
-class _Timeouts(Protocol):
-    """The redis-py connection attribute that bounds both its writes and its reads."""
-
-    socket_timeout: float | None
-
-
 class InboxReader:
     """The task that drains one inbox into the local mailboxes, for one event loop.
 
-    It keeps one connection of its own (blocked in ``BLMPOP`` most of the time), so a pop
-    costs no trip through the pool; after a Redis error it drops it and takes a new one.
+    It pops with a :class:`~._pop.BlockingPop` (a connection of its own, blocked in
+    ``BLMPOP`` most of the time; a popped reply is never thrown away with it). ``least``
+    is the smallest capacity of any channel (see :meth:`deliver`).
     """
 
     def __init__(
@@ -141,19 +124,18 @@ class InboxReader:
         decode: Callable[[str, bytes], Message | None],
         batch: int,
         block: float,
+        timeout: float,
+        least: int,
         reconcile_every: float,
     ) -> None:
-        self._pool = pool
-        self._conn: RawConnection | None = None
-        self._timeout: float | None = None
-        self._pop = [pack([("BLMPOP", block, 1, key, "LEFT", "COUNT", batch)])]
+        self._popper = BlockingPop(pool=pool, key=key, block=block, timeout=timeout)
         self._key = key
         self._local = local
         self._acks = acks
         self._report = report
         self._decode = decode
         self._batch = batch
-        self._block = block
+        self._least = least
         self._reconcile_every = reconcile_every
         self.batches = 0
         self._recent: list[tuple[bytes, list[str]]] = []  # see _members
@@ -161,33 +143,6 @@ class InboxReader:
         self.task = asyncio.get_running_loop().create_task(
             self._run(), name=f"fast-channels inbox {key}"
         )
-
-    async def _blmpop(self) -> list[bytes]:
-        conn = self._conn
-        if conn is None:
-            conn = self._conn = await self._pool.get_connection()
-            self._timeout = cast(_Timeouts, conn).socket_timeout
-        timeouts = cast(_Timeouts, conn)
-        try:
-            # The write goes without redis-py's timeout, which costs a task per write
-            # (asyncio.wait_for): one short command in flight never waits for the socket.
-            # The read keeps it.
-            timeouts.socket_timeout = None
-            await conn.send_packed_command(self._pop, check_health=False)
-            timeouts.socket_timeout = self._timeout
-            reply = await conn.read_response()
-        except BaseException:
-            timeouts.socket_timeout = self._timeout
-            await self._drop()
-            raise
-        if not reply:
-            return []
-        return cast(list[bytes], cast(list[object], reply)[1])
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await discard_connection(self._pool, conn)
 
     @property
     def errors(self) -> int:
@@ -198,14 +153,14 @@ class InboxReader:
         try:
             await self._read()
         finally:
-            await self._drop()
+            await self._popper.release()
 
     async def _read(self) -> None:
         backoff, acks = self._backoff, self._acks
         next_reconcile = time.monotonic() + self._reconcile_every
         while True:
             try:
-                entries = await self._blmpop()
+                entries = await self._popper.pop(self._batch)
             except READ_ERRORS as exc:
                 await backoff.after(exc)
                 continue
@@ -220,9 +175,18 @@ class InboxReader:
                 self._report(False)
 
     def deliver(self, entries: list[bytes]) -> None:
-        """Put each entry's message into its member channels' mailboxes."""
+        """Put each entry's message into its member channels' mailboxes.
+
+        The entries of one batch were waiting in Redis together, so for a group message
+        every earlier message of the batch to the same channel still holds its place,
+        even one already handed to a receiver that was waiting: a member that got
+        ``capacity`` messages from this batch is full for the rest of it, exactly as a
+        sender would have found it. A batch no larger than ``least`` cannot fill any
+        channel on its own, so only a larger one is counted.
+        """
         local, acks = self._local, self._acks
         now = now_ms()
+        counts: dict[str, int] | None = {} if len(entries) > self._least else None
         for entry in entries:
             try:
                 sep = entry.index(b"\0", DEADLINE_DIGITS)
@@ -239,7 +203,7 @@ class InboxReader:
                 logger.error("dropped a malformed entry of inbox %s: %r", self._key, entry[:40])
                 continue
             if members is not None:
-                self._deliver_group(members, entry[sep + 1 :], deadline <= now)
+                self._deliver_group(members, entry[sep + 1 :], deadline <= now, counts)
             elif deadline <= now:
                 local.counters.expired += 1
                 acks.dropped(channel)
@@ -249,6 +213,8 @@ class InboxReader:
                 # must not drop it. The mailbox is bounded by about 2x capacity.
                 local.put_nowait(channel, entry[sep + 1 :], admitted=True)
                 acks.queued(channel)
+                if counts is not None:
+                    counts[channel] = counts.get(channel, 0) + 1
 
     def _members(self, joined: bytes) -> list[str]:
         """The member channels named by a group entry (``b"a,b,c"``).
@@ -270,9 +236,12 @@ class InboxReader:
         del recent[RECENT_GROUPS:]
         return members
 
-    def _deliver_group(self, members: list[str], data: bytes, expired: bool) -> None:
+    def _deliver_group(
+        self, members: list[str], data: bytes, expired: bool, counts: dict[str, int] | None
+    ) -> None:
         """Put one group message (decoded once) into its members' mailboxes, skipping
-        full ones."""
+        full ones (``counts``: the batch's messages so far per channel, see
+        :meth:`deliver`)."""
         local = self._local
         if expired:
             local.counters.expired += len(members)
@@ -280,7 +249,14 @@ class InboxReader:
         message = self._decode(members[0], data)
         if message is None:
             return
-        accepted = local.put_many(members, message)
+        if counts is None:
+            accepted = local.put_many(members, message)
+        else:
+            capacity_for = local.capacity_for
+            room = [m for m in members if counts.get(m, 0) < capacity_for(m)]
+            accepted = local.put_many(room, message)
+            for member in accepted:
+                counts[member] = counts.get(member, 0) + 1
         self._acks.group_delivered(accepted)
         skipped = len(members) - len(accepted)
         if skipped:

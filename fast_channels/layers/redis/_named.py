@@ -5,7 +5,9 @@ process pops it. In a process, one :class:`NamedReader` task per channel and eve
 pops for the ``receive()`` calls waiting there, never more: it asks for as many messages as
 there are receivers waiting without a message, and if receivers left (were cancelled) while
 it waited, it pushes the surplus back to the head of the list, so no other process is
-starved and nothing is lost. The task ends when no receiver waits.
+starved and nothing is lost. The task ends when no receiver waits. It pops on a connection
+of its own while it runs (:class:`~._pop.BlockingPop`), so a popped reply is never lost to
+a stalled event loop.
 """
 
 from __future__ import annotations
@@ -14,14 +16,9 @@ import asyncio
 
 from fast_channels.layers._local import LocalCore
 from fast_channels.layers.base import logger
-from fast_channels.layers.redis._inbox import (
-    DEADLINE_DIGITS,
-    READ_ERRORS,
-    Backoff,
-    Commands,
-    blmpop,
-    now_ms,
-)
+from fast_channels.layers.redis._connection import RawPool
+from fast_channels.layers.redis._inbox import DEADLINE_DIGITS, READ_ERRORS, Backoff, now_ms
+from fast_channels.layers.redis._pop import BlockingPop
 
 __all__ = ["NamedReader"]
 
@@ -30,13 +27,19 @@ class NamedReader:
     """Pops a named channel's list for the receivers waiting on it in one event loop."""
 
     def __init__(
-        self, *, client: Commands, key: str, channel: str, local: LocalCore, block: float
+        self,
+        *,
+        pool: RawPool,
+        key: str,
+        channel: str,
+        local: LocalCore,
+        block: float,
+        timeout: float,
     ) -> None:
-        self._client = client
+        self._popper = BlockingPop(pool=pool, key=key, block=block, timeout=timeout)
         self._key = key
         self._channel = channel
         self._local = local
-        self._block = block
         self.waiting = 0
         self._backoff = Backoff(f"reader for channel {channel!r}")
         self._changed = asyncio.Event()
@@ -65,6 +68,12 @@ class NamedReader:
         return self._backoff.errors
 
     async def _run(self) -> None:
+        try:
+            await self._read()
+        finally:
+            await self._popper.release()
+
+    async def _read(self) -> None:
         backoff = self._backoff
         while True:
             wanted = self._wanted()
@@ -75,7 +84,7 @@ class NamedReader:
                 await self._changed.wait()
                 continue
             try:
-                entries = await blmpop(self._client, self._key, wanted, self._block)
+                entries = await self._popper.pop(wanted)
                 if entries:
                     await self._deliver(entries)
             except READ_ERRORS as exc:
@@ -106,7 +115,7 @@ class NamedReader:
                 surplus.append(entry)
         if surplus:
             try:
-                await self._client.execute_command("LPUSH", self._key, *reversed(surplus))
+                await self._popper.push_back(surplus)
             except BaseException:
                 logger.error(
                     "lost %d message(s) of channel %r: could not return them to Redis",

@@ -24,9 +24,10 @@ channel list; ``in:<token>`` a process inbox; ``n:<token>`` its per-channel coun
 ``",a,b"``, 16 buckets, token empty for named channels), so ``group_send`` reads a few
 strings per process and ``group_add`` copies a short one;
 ``gc:<group>`` members' capacities when ``channel_capacity`` gives them another one than
-``capacity``. With several hosts, a named channel lives on the host its name hashes to, a
-process inbox on the host its token hashes to, and a membership next to its channel, so
-``group_send`` runs its script once on every host.
+``capacity``; ``live:<token>`` a process's marker (:mod:`._recovery`). With several
+hosts, a named channel lives on the host its name hashes to, a process inbox on the host
+its token hashes to, and a membership next to its channel, so ``group_send`` runs its
+script once on every host.
 
 Every process must configure the layer alike (prefix, capacities, expiry, keys).
 """
@@ -53,6 +54,7 @@ from fast_channels.layers.redis._inbox import InboxReader, now_ms
 from fast_channels.layers.redis._layer import RedisLayerBase, RedisLayerOptions
 from fast_channels.layers.redis._loop import LoopState
 from fast_channels.layers.redis._pipe import Script
+from fast_channels.layers.redis._recovery import MARK, Marks
 from fast_channels.types import Message
 
 __all__ = ["RedisChannelLayer"]
@@ -65,8 +67,12 @@ GROUP_SEND = Script.load("queue_group_send")
 GROUP_ADD = Script.load("queue_group_add")
 GROUP_DISCARD = Script.load("queue_group_discard")
 ACK = Script.load("queue_ack")
-SCRIPTS = (SEND, SEND_NAMED, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK)
+SCRIPTS = (SEND, SEND_NAMED, GROUP_SEND, GROUP_ADD, GROUP_DISCARD, ACK, MARK)
 OWN_CHANNELS_KEPT = 65_536  # channels a layer remembers as its own (then checks again)
+LOST_DATA = (
+    "Redis lost this layer's data (restarted without persistence, flushed, or failed over "
+    "to a replica that was behind): messages waiting there are gone"
+)
 
 
 def _member_field(channel: str) -> str:
@@ -84,7 +90,12 @@ class RedisChannelLayer(RedisLayerBase):
     every sender sees it) raises ``ChannelFull``; ``group_send`` skips full members,
     counts them in ``statistics().group_skipped_full`` and logs a warning. Redis
     unreachable: the call raises ``LayerConnectionError`` within ``socket_timeout``;
-    waiting receivers keep waiting and their reader retries with backoff.
+    waiting receivers keep waiting and their reader retries with backoff. A loop stall
+    never loses a message a reader popped (:mod:`._pop`). Redis losing the layer's data
+    (restart without persistence, flush, failover to a lagging replica) is found within
+    about a second: this process adds back the memberships it made, logs, counts
+    (``statistics().extra["redis_data_lost"]``) and puts a ``layer.reconnected`` notice
+    on its channels whose messages Redis held (:mod:`._recovery`).
 
     Options, keyword-only (an unknown one is a ``TypeError``): those of
     :class:`~fast_channels.layers.redis.RedisLayerOptions`, which both Redis layers take,
@@ -115,6 +126,7 @@ class RedisChannelLayer(RedisLayerBase):
         self._group_ttl = max(1, math.ceil(self.group_expiry))
         self._min_capacity = min([self.capacity, *(cap for _, cap in self._capacity_patterns)])
         self._block = max(0.01, min(1.0, self.conn.socket_timeout / 2))
+        self._check_every = self._block  # how often the markers are renewed (_recovery)
         self._reconcile_every = max(1.0, self.expiry / 2)
         self._expiry_ms = int(self.expiry * 1000)
         self._inbox_keys: dict[str, tuple[tuple[str, str], int]] = {}  # token -> keys, shard
@@ -124,7 +136,12 @@ class RedisChannelLayer(RedisLayerBase):
     def _start_process(self) -> None:
         """What belongs to this process: the inbox token, the counts owed, the readers."""
         self._token = secrets.token_hex(TOKEN_LENGTH // 2)
+        self._token_shard = self.conn.shard_for(self._token)
         self._own: set[str] = set()  # channels of this layer checked by receive()
+        self._marks = Marks(f"{self._keys}live:{self._token}")
+        self._watcher: LoopState | None = None  # the loop state whose task runs _watch
+        self._data_lost = 0
+        self._reasserted = 0
         self._reporter = Reporter(
             local=self.local,
             capacity_for=self.capacity_for,
@@ -166,11 +183,14 @@ class RedisChannelLayer(RedisLayerBase):
                 scripts=SCRIPTS,
                 local=self.local,
                 block=self._block,
+                timeout=self.conn.socket_timeout,
                 inbox_reader=self._inbox_reader,
                 forget=self._forget,
             )
             self._states[loop] = state
         self._last = state
+        if self._marks.shards:
+            self._ensure_watcher(state)
         return state
 
     def _forget(self, state: LoopState) -> None:
@@ -178,6 +198,79 @@ class RedisChannelLayer(RedisLayerBase):
             del self._states[state.loop]
         if self._last is state:
             self._last = None
+        if self._watcher is state:
+            self._watcher = None
+
+    # -- what Redis lost (_recovery) -------------------------------------------------
+
+    def _watch_shard(self, state: LoopState, shard: int) -> None:
+        """This process is about to keep data on ``shard``: mark it first (if not yet)."""
+        if not self._marks.watching(shard):
+            self._marks.start(shard, state.pipes[shard])
+            self._ensure_watcher(state)
+
+    def _ensure_watcher(self, state: LoopState) -> None:
+        watcher = self._watcher
+        if watcher is None or watcher.closed or not watcher.watching:
+            state.watch(self._watch(state))
+            self._watcher = state
+
+    async def _watch(self, state: LoopState) -> None:
+        """The layer's one watcher task: renews its markers about once a second and
+        restores what a Redis server lost; a restore that fails is tried again."""
+        while True:
+            await asyncio.sleep(self._check_every)
+            for shard, value in await self._marks.check(state.pipes):
+                try:
+                    await self._recover(state, shard)
+                except Exception as exc:  # e.g. Redis gone again: the next check retries
+                    logger.warning(
+                        "%s: could not restore this process's memberships on Redis at %s "
+                        "(%s: %s); trying again",
+                        type(self).__name__,
+                        self.conn.describe(),
+                        type(exc).__name__,
+                        exc,
+                    )
+                else:
+                    self._marks.confirm(shard, value)
+
+    async def _recover(self, state: LoopState, shard: int) -> None:
+        """Redis host ``shard`` lost this process's data: add its memberships there again
+        (each with the time it was added, so it ends when it would have), count its
+        mailboxes' messages again, and tell the channels received here whose messages
+        were kept there (``layer.reconnected``, ``lost`` unknown)."""
+        local, pipe = self.local, state.pipes[shard]
+        memberships = [m for m in local.memberships() if self.shard_of(m[1]) == shard]
+        now, expiry = now_ms(), self.group_expiry
+        await asyncio.gather(
+            *(
+                pipe.script(
+                    GROUP_ADD,
+                    self._group_keys(group),
+                    self._membership(channel, now - int((expiry - left) * 1000)),
+                )
+                for group, channel, left in memberships
+            )
+        )
+        self._data_lost += 1
+        self._reasserted += len(memberships)
+        if shard == self._token_shard:
+            self._reporter.acks.redis_lost()
+            self._reporter.schedule(True)
+        # Channels received here: those with a mailbox (own or named ones), and own
+        # members of a group (another process's channel added here is its business).
+        token = self._token
+        told = {c for c in local.channels() if self.shard_of(c) == shard}
+        told.update(c for _, c, _ in memberships if "!" in c and c.split("!")[0].endswith(token))
+        logger.warning(
+            "%s: Redis at %s lost this layer's data; re-asserted %d group membership(s) "
+            "of this process",
+            type(self).__name__,
+            self.conn.describe(),
+            len(memberships),
+        )
+        self._announce_resync(LOST_DATA, lost=None, channels=told)
 
     # -- acknowledgements ------------------------------------------------------------
 
@@ -271,6 +364,8 @@ class RedisChannelLayer(RedisLayerBase):
             decode=self._decode_group,
             batch=self.receive_batch,
             block=self._block,
+            timeout=self.conn.socket_timeout,
+            least=self._min_capacity,
             reconcile_every=self._reconcile_every,
         )
 
@@ -279,7 +374,9 @@ class RedisChannelLayer(RedisLayerBase):
             self._reading = None
 
     async def _receive_named(self, channel: str) -> Payload:
-        reader = self._state().named_reader(channel, f"{self._keys}q:{channel}")
+        state = self._state()
+        self._watch_shard(state, self.conn.shard_for(channel))
+        reader = state.named_reader(channel, f"{self._keys}q:{channel}")
         reader.enter()
         try:
             return await self.local.get(channel)
@@ -289,6 +386,8 @@ class RedisChannelLayer(RedisLayerBase):
     async def _new_channel(self, prefix: str) -> str:
         # Connected (at once if already): Redis refusing the layer fails here, not later.
         await self._state().pipes[self.conn.shard_for(self._token)].ready()
+        if not self._marks.watching(self._token_shard):  # before anyone can send to it
+            self._watch_shard(self._state(), self._token_shard)
         channel = f"{prefix}{self._token}!{self._random_suffix()}"
         if len(self._own) < OWN_CHANNELS_KEPT:
             self._own.add(channel)
@@ -298,14 +397,27 @@ class RedisChannelLayer(RedisLayerBase):
         keys = self._keys
         return f"{keys}g:{group}", f"{keys}gc:{group}", f"{keys}gm:{group}"
 
-    async def _group_add(self, group: str, channel: str) -> None:
+    def _membership(self, channel: str, added_ms: int) -> tuple[str | int, ...]:
+        """The arguments of queue_group_add.lua for ``channel``, added at ``added_ms``."""
         capacity = self.capacity_for(channel)
         override = "" if capacity == self.capacity else capacity
-        args = (now_ms(), channel, self._group_ttl, override, _member_field(channel))
-        pipe = self._state().pipes[self.shard_of(channel)]
-        await pipe.script(GROUP_ADD, self._group_keys(group), args)
+        return (added_ms, channel, self._group_ttl, override, _member_field(channel))
+
+    async def _group_add(self, group: str, channel: str) -> None:
+        # Kept here too: this process adds it to Redis again if Redis loses it (_recover).
+        self.local.group_add(group, channel)
+        state, shard = self._state(), self.shard_of(channel)
+        self._watch_shard(state, shard)
+        try:
+            await state.pipes[shard].script(
+                GROUP_ADD, self._group_keys(group), self._membership(channel, now_ms())
+            )
+        except BaseException:
+            self.local.group_discard(group, channel)  # as the caller is told: not joined
+            raise
 
     async def _group_discard(self, group: str, channel: str) -> None:
+        self.local.group_discard(group, channel)
         pipe = self._state().pipes[self.shard_of(channel)]
         args = (channel, _member_field(channel))
         await pipe.script(GROUP_DISCARD, self._group_keys(group), args)
@@ -344,6 +456,7 @@ class RedisChannelLayer(RedisLayerBase):
         self.local.flush()
         self._reporter.acks.clear()
         self._refresh_due.clear()
+        self._marks.flushed()
 
     async def _aclose(self) -> None:
         # The core first (waiting receivers get LayerClosedError; a reader still running
@@ -366,4 +479,9 @@ class RedisChannelLayer(RedisLayerBase):
         for state in list(self._states.values()):
             for key, value in state.statistics().items():
                 stats[key] += value
+        stats["redis_data_lost"] = self._data_lost
+        stats["memberships_reasserted"] = self._reasserted
         return stats
+
+    def _gauge_statistics(self) -> dict[str, int]:
+        return {"memberships": len(self.local.memberships())}

@@ -205,7 +205,7 @@ async def test_flush_deletes_only_its_own_prefix(redis_server: RedisProcess, pre
         assert await keys(url, f"{prefix}:*")
         await mine.flush()
         assert await keys(url, f"{prefix}:*") == []
-        assert len(await keys(url, f"{prefix}x:*")) == 5  # g, gm, in, n, q
+        assert len(await keys(url, f"{prefix}x:*")) == 6  # g, gm, in, live, n, q
         assert await theirs.receive("jobs") == {"type": "job"}
         await theirs.flush()
         assert await keys(url, f"{prefix}x*") == [f"{prefix}x-unrelated".encode()]
@@ -268,6 +268,20 @@ async def test_aclose_releases_every_connection(redis_server: RedisProcess, pref
     await layer.aclose()
     await asyncio.gather(waiter, return_exceptions=True)
     assert await client_count(redis_server.url) == before
+
+
+async def test_aclose_while_the_layer_is_still_connecting_ends(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    """Closing while the first connections are being made (their handshake writes can
+    swallow one cancellation on Python 3.11) ends, and releases them."""
+    for _ in range(3):
+        layer = RedisChannelLayer(hosts=[redis_server.url], prefix=prefix)
+        receiving = asyncio.create_task(layer.receive(await layer.new_channel()))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(layer.aclose(), 10)
+        with pytest.raises(LayerClosedError):
+            await receiving
 
 
 def test_layer_works_across_event_loops(redis_server: RedisProcess) -> None:
