@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from docs.examples import from_broadcaster, from_fast_channels_1
+from docs.examples import channels_fastapi, from_broadcaster, from_fast_channels_1
+from docs.examples.channels_raw_consumer import EchoConsumer
 from docs.examples.from_fast_channels_1_layer import QueueLayer
-from fast_channels.layers import get_channel_layer, register_channel_layer
+from fast_channels.layers import InMemoryChannelLayer, get_channel_layer, register_channel_layer
 from fast_channels.testing import ApplicationCommunicator, WebsocketCommunicator
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -38,6 +39,36 @@ async def test_a_1x_application_runs_unchanged() -> None:
         await one.send_json_to({"text": "hi"})
         assert await one.receive_json_from() == {"text": "hi"}
         assert await two.receive_json_from() == {"text": "hi"}
+
+
+async def test_1x_async_json_codecs_are_used() -> None:
+    from_fast_channels_1.setup_layers()
+    async with WebsocketCommunicator(from_fast_channels_1.application, "/") as client:
+        assert (await client.connect())[0]
+        await client.send_to(text_data='{"text": "hi"}')
+        assert await client.receive_from() == '{"text":"hi"}'  # the override's separators
+
+
+async def test_a_channels_raw_consumer_serves_a_websocket() -> None:
+    async with WebsocketCommunicator(EchoConsumer, "/echo") as client:
+        assert (await client.connect())[0]
+        await client.send_to(text_data="hello")
+        assert await client.receive_from() == "hello"
+        await client.send_to(text_data="bye")
+        assert await client.receive_output() == {"type": "websocket.close", "code": 1000}
+    client = WebsocketCommunicator(EchoConsumer, "/echo")
+    assert (await client.connect())[0]
+    await client.disconnect()  # the consumer ends: websocket_disconnect returned
+
+
+async def test_a_channels_consumer_reads_url_route_under_fastapi() -> None:
+    register_channel_layer("default", InMemoryChannelLayer())
+    app = channels_fastapi.app
+    async with WebsocketCommunicator(app, "/ws/chat/lobby/") as alice:
+        assert (await alice.connect())[0]
+        await alice.send_json_to({"message": "hello"})
+        assert await alice.receive_json_from() == {"message": "hello"}
+    assert get_channel_layer().statistics().groups == 0
 
 
 async def test_the_1x_middleware_runs_before_the_consumer() -> None:

@@ -4,6 +4,7 @@ written against 1.x's ``BaseMiddleware``, layers registered with 1.x's registry.
 ``docs/migrate/from-fast-channels-1.md`` lists what behaves differently.
 """
 
+import json
 from typing import Any
 
 from fast_channels.consumer.websocket import AsyncJsonWebsocketConsumer
@@ -52,6 +53,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_message(self, message: ChannelMessage) -> None:
         await self.send_json({"text": message["text"]})
+
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        """1.x's codec hooks are ``async``: overrides written so keep working."""
+        return json.loads(text_data)
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return json.dumps(content, separators=(",", ":"))
 
 
 application = OriginValidator(TenantMiddleware(ChatConsumer.as_asgi()), ["*"])

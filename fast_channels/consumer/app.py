@@ -30,6 +30,10 @@ class ConsumerApp(Generic[_C]):
     app, ``await app(scope, receive, send)``, or with a framework WebSocket that is not
     accepted yet, ``await app(websocket)`` (Starlette's and FastAPI's fit), e.g. inside a
     FastAPI endpoint that resolved dependencies first.
+
+    The consumer finds its route's parameters in ``scope["path_params"]`` and in
+    ``scope["url_route"]["kwargs"]`` under any router: the one a router did not fill is
+    filled from the other, in a copy of the scope (the server's is never changed).
     """
 
     def __init__(self, consumer_class: type[_C], initkwargs: Mapping[str, object]) -> None:
@@ -68,7 +72,27 @@ class ConsumerApp(Generic[_C]):
                 f"WebSocket; got a {type(scope).__name__} alone"
             )
         consumer = self.consumer_class(**self.initkwargs)
-        await consumer(scope, receive, send)
+        await consumer(_with_route_parameters(scope), receive, send)
+
+
+def _with_route_parameters(scope: Scope) -> Scope:
+    """``scope`` with the route's parameters under both names a consumer may read them by:
+    ``path_params`` (Starlette's, FastAPI's) and ``url_route["kwargs"]`` (Django Channels').
+
+    The one missing is filled from the other (``url_route`` as ``{"args": (), "kwargs":
+    {...}}``) in a shallow copy of the scope, so the server's and the enclosing apps' scope
+    is never changed; ``scope`` itself when it has both, or neither.
+    """
+    params: object = scope.get("path_params")
+    route: object = scope.get("url_route")
+    if route is None and isinstance(params, Mapping):
+        kwargs = dict(cast("Mapping[str, object]", params))
+        return {**scope, "url_route": {"args": (), "kwargs": kwargs}}
+    if params is None and isinstance(route, Mapping):
+        found: object = cast("Mapping[str, object]", route).get("kwargs")
+        if isinstance(found, Mapping):
+            return {**scope, "path_params": dict(cast("Mapping[str, object]", found))}
+    return scope
 
 
 def check_initkwargs(cls: type[AsyncConsumer], initkwargs: Mapping[str, object]) -> None:
@@ -76,8 +100,13 @@ def check_initkwargs(cls: type[AsyncConsumer], initkwargs: Mapping[str, object])
     value for a built-in option (alias, groups, inbox size) a ``ConfigurationError``; an
     ``inbox_size`` other than the default a ``DeprecationWarning`` (it has no effect)."""
     for name in initkwargs:
-        attr: object = getattr(cls, name, None)
-        if name.startswith("_") or not hasattr(cls, name) or inspect.isroutine(attr):
+        attr: object = inspect.getattr_static(cls, name, None)
+        if (
+            name.startswith("_")
+            or not hasattr(cls, name)
+            or inspect.isroutine(attr)
+            or isinstance(attr, property | classmethod | staticmethod)
+        ):
             raise TypeError(
                 f"{cls.__name__}.as_asgi() got {name!r}, which is not a configurable class "
                 f"attribute of {cls.__name__}; options override class attributes like "

@@ -17,11 +17,15 @@ starts: what ``connect`` binds, later handlers see.
 
 An event's ``"type"`` names its handler: ``"chat.message"`` calls
 ``await self.chat_message(message)``. ``StopConsumer`` or an exception from any handler
-ends the connection; no handler starts after that. When the connection ends, both tasks
-are cancelled (the layer's ``receive`` is cancel-safe, so messages not yet taken stay in
-the layer) and every group joined is left, also when ``connect`` or a handler raised. A
-layer message taken but not handled when the connection ends (after a disconnect, or while
-waiting for the lock) is dropped with it.
+ends the connection; no handler starts after that. So does the client leaving, once the
+handler of its disconnect event (``websocket_disconnect``, ...) has returned; a consumer
+with no such handler just ends. ``send(event)`` sends an ASGI event to the client, as in
+Django Channels (``base_send`` is the server's ``send`` itself).
+
+When the connection ends, both tasks are cancelled (the layer's ``receive`` is
+cancel-safe, so messages not yet taken stay in the layer) and every group joined is left,
+also when ``connect`` or a handler raised. A layer message taken but not handled when the
+connection ends (after a disconnect, or while waiting for the lock) is dropped with it.
 
 Events of the ASGI protocol (types ``websocket.*``, ``http.*``, ``lifespan.*``) come only from
 the server: one arriving from the channel layer is dropped and logged as a warning, never
@@ -42,7 +46,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from fast_channels.consumer._serving import end_serving, stop_tasks
 from fast_channels.consumer._turn import Turn
@@ -68,6 +72,17 @@ logger: logging.Logger = logging.getLogger("fast_channels.consumer")
 # Only types a class has a handler for get in, so its size is bounded by the code.
 _HANDLERS: dict[tuple[type, str], str] = {}
 _MAX_HANDLERS = 10_000
+
+
+def _asgi_event(message: Mapping[str, Any]) -> Message:
+    """``message`` as an event to send to the server; ``TypeError`` unless it is a mapping
+    with a str ``"type"``."""
+    if not isinstance(message, Mapping) or not isinstance(message.get("type"), str):
+        raise TypeError(
+            f"send() takes an ASGI event, a dict with a str 'type' (e.g. "
+            f"{{'type': 'websocket.accept'}}), got {message!r}"
+        )
+    return message if isinstance(message, dict) else dict(message)
 
 
 def get_handler_name(message: Mapping[str, object]) -> str:
@@ -117,7 +132,15 @@ class AsyncConsumer:
     """The ASGI scope ``"type"`` this consumer serves (None: any)."""
 
     _api_methods: ClassVar[frozenset[str]] = frozenset(
-        {"as_asgi", "dispatch", "join_group", "leave_group"}
+        {
+            "as_asgi",
+            "base_send",
+            "dispatch",
+            "dispatch_in_turn",
+            "join_group",
+            "leave_group",
+            "send",
+        }
     )
     """Public methods that no message type may name."""
 
@@ -196,6 +219,27 @@ class AsyncConsumer:
             f"as {alias!r}; register layers at start-up, before serving"
         )
 
+    async def send(self, message: Mapping[str, Any], /) -> None:
+        """Send one ASGI event to the client, e.g. ``{"type": "websocket.accept"}``.
+
+        For a consumer that speaks an ASGI protocol itself, as in Django Channels and
+        fast-channels 1.x. ``TypeError`` if ``message`` is not a mapping with a str
+        ``"type"``; ``ConsumerError`` outside a connection. The protocol consumers take
+        these events through their own steps, so their state stays right:
+        ``AsyncWebsocketConsumer`` (whose ``send`` also takes ``text_data=`` /
+        ``bytes_data=``) and ``AsyncHttpConsumer``.
+        """
+        await self._send_event(_asgi_event(message))
+
+    @property
+    def base_send(self) -> Send:
+        """The server's ASGI ``send`` of the connection being served (Django Channels' name).
+
+        What it sends bypasses the state the protocol consumers keep (prefer :meth:`send`).
+        ``ConsumerError`` outside a connection.
+        """
+        return self._client_send()
+
     async def join_group(self, group: str) -> None:
         """Add this connection's channel to ``group``; it is left when the connection ends.
 
@@ -243,6 +287,8 @@ class AsyncConsumer:
             )
         handler: object = getattr(self, method, None)
         if handler is None or not callable(handler):
+            if self._client_gone and kind.endswith(".disconnect"):
+                raise StopConsumer  # the client left; a consumer need not handle that
             raise UnknownMessageTypeError(
                 f"{name} has no handler for message type {kind!r}: write "
                 f"`async def {method}(self, message): ...` on {name}"
@@ -390,6 +436,8 @@ class AsyncConsumer:
                 finally:
                     turn.give()
                 if self._client_gone and not from_layer:
+                    if not ended.done():  # the client left and its handler returned: done
+                        ended.set_result(None)
                     return
         except BaseException as exc:
             if ended.done() and isinstance(exc, Exception):  # serving ended: nobody raises it

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from fast_channels._headers import header_pairs
 from fast_channels.consumer.base import AsyncConsumer, logger
@@ -161,6 +161,21 @@ class AsyncHttpConsumer(AsyncConsumer):
             raise TypeError(f"send_response() needs a bytes body, got {type(body).__name__}")
         await self.send_headers(status=status, headers=headers)
         await self.send_body(body)
+
+    async def send(self, message: Mapping[str, Any], /) -> None:
+        """Send one ASGI event through this consumer's steps: ``http.response.start`` is
+        ``send_headers()``, ``http.response.body`` is ``send_body()`` (so the response
+        state stays right); any other event goes to the server as it is."""
+        kind = message.get("type") if isinstance(message, Mapping) else None
+        if kind == "http.response.start":
+            status: Any = message.get("status")  # send_headers checks it
+            await self.send_headers(status=status, headers=message.get("headers"))
+        elif kind == "http.response.body":
+            await self.send_body(
+                message.get("body", b""), more_body=bool(message.get("more_body", False))
+            )
+        else:
+            await super().send(message)
 
     # -- ASGI event handlers -----------------------------------------------------------
 

@@ -55,6 +55,7 @@ from fast_channels.consumer.websocket import (
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
     WebSocketState,
+    encode_json_text,
 )
 from fast_channels.exceptions import (
     ConsumerError,
@@ -420,4 +421,4 @@ class JsonWebsocketConsumer(WebsocketConsumer):
     def encode_json(cls, content: object) -> str:
         """Encode ``content`` for a text frame (by default as
         ``AsyncJsonWebsocketConsumer.encode_json`` does)."""
-        return AsyncJsonWebsocketConsumer.encode_json(content)
+        return encode_json_text(content)

@@ -35,9 +35,10 @@ A socket moves through :class:`WebSocketState` in one direction only::
 from __future__ import annotations
 
 import enum
+import inspect
 import json
-from collections.abc import Sequence
-from typing import Any, ClassVar, NoReturn
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, ClassVar, NoReturn, overload
 
 from fast_channels.consumer.base import AsyncConsumer, logger
 from fast_channels.exceptions import (
@@ -65,6 +66,12 @@ def _refuse_constant(name: str) -> NoReturn:
 # The json module's defaults, except that NaN and Infinity are refused both ways.
 _JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 _JSON_ENCODER = json.JSONEncoder(allow_nan=False)
+
+
+def encode_json_text(content: object) -> str:
+    """``content`` as JSON text, as the JSON consumers encode it by default: ``ValueError``
+    for a NaN or infinite float, ``TypeError`` for a value JSON has no form for."""
+    return _JSON_ENCODER.encode(content)
 
 
 class WebSocketState(enum.Enum):
@@ -155,13 +162,34 @@ class AsyncWebsocketConsumer(AsyncConsumer):
         if self.state is WebSocketState.CONNECTING:
             self.state = WebSocketState.CONNECTED
 
+    @overload
+    async def send(self, message: Mapping[str, Any], /) -> None: ...
+
+    @overload
     async def send(
         self, text_data: str | None = None, bytes_data: bytes | None = None, *, close: bool = False
+    ) -> None: ...
+
+    async def send(
+        self,
+        text_data: str | Mapping[str, Any] | None = None,
+        bytes_data: bytes | None = None,
+        *,
+        close: bool = False,
     ) -> None:
-        """Send one text or binary frame; then close the socket if ``close``."""
+        """Send one text or binary frame; then close the socket if ``close``.
+
+        ``send(event)`` with one ASGI event, as ``AsyncConsumer.send`` takes it, does what
+        the event says through this consumer's own steps: ``websocket.accept`` is
+        ``accept()``, ``websocket.send`` a frame, ``websocket.close`` is ``close()``; any
+        other event goes to the server as it is.
+        """
         if (text_data is None) == (bytes_data is None):
             raise ValueError("send() needs exactly one of text_data= or bytes_data=")
         if text_data is not None and not isinstance(text_data, str):
+            if isinstance(text_data, Mapping) and not close:
+                await self._send_asgi_event(text_data)
+                return
             raise TypeError(f"send(text_data=) needs a str, got {type(text_data).__name__}")
         if bytes_data is not None and not isinstance(bytes_data, bytes | bytearray):
             raise TypeError(f"send(bytes_data=) needs bytes, got {type(bytes_data).__name__}")
@@ -175,6 +203,20 @@ class AsyncWebsocketConsumer(AsyncConsumer):
             await self._send_event({"type": "websocket.send", "bytes": bytes(bytes_data or b"")})
         if close:
             await self.close()
+
+    async def _send_asgi_event(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "websocket.accept":
+            await self.accept(event.get("subprotocol"), event.get("headers"))
+        elif kind == "websocket.send":
+            text: object = event.get("text")
+            if text is not None and not isinstance(text, str):
+                raise TypeError(f"a websocket.send event's 'text' must be a str, got {text!r}")
+            await self.send(text_data=text, bytes_data=event.get("bytes"))
+        elif kind == "websocket.close":
+            await self.close(event.get("code"), event.get("reason"))
+        else:
+            await super().send(event)
 
     async def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the socket (``NORMAL_CLOSURE`` by default); before accept, reject it."""
@@ -355,7 +397,8 @@ class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
 
     Text that ``decode_json`` rejects (a ``ValueError``) closes the socket with
     ``INVALID_PAYLOAD`` (1007); a binary frame closes it with ``UNSUPPORTED_DATA`` (1003).
-    Override the ``encode_json``/``decode_json`` classmethods for another codec.
+    Override the ``encode_json``/``decode_json`` classmethods for another codec, as plain
+    or ``async def`` methods.
     """
 
     _api_methods: ClassVar[frozenset[str]] = AsyncWebsocketConsumer._api_methods | {
@@ -364,6 +407,13 @@ class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
         "receive_json",
         "send_json",
     }
+    _decode_awaits: ClassVar[bool] = False  # decode_json is `async def` (set per class)
+    _encode_awaits: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._decode_awaits = inspect.iscoroutinefunction(cls.decode_json)
+        cls._encode_awaits = inspect.iscoroutinefunction(cls.encode_json)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Decode a text frame and pass it to ``receive_json``; close on bad input."""
@@ -372,6 +422,8 @@ class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
             return
         try:
             content = self.decode_json(text_data)
+            if self._decode_awaits:
+                content = await content
         except ValueError as exc:
             await self._reject_input(CloseCode.INVALID_PAYLOAD, f"malformed JSON: {exc}")
             return
@@ -385,19 +437,34 @@ class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, content: object, *, close: bool = False) -> None:
         """Send ``content`` encoded by ``encode_json`` as one text frame."""
-        await self.send(text_data=self.encode_json(content), close=close)
+        encoded = self.encode_json(content)
+        if not isinstance(encoded, str):
+            if not self._encode_awaits:
+                raise TypeError(
+                    f"{type(self).__name__}.encode_json() must return a str, got "
+                    f"{type(encoded).__name__}"
+                )
+            encoded = await encoded
+        await self.send(text_data=encoded, close=close)
 
     @classmethod
     def decode_json(cls, text_data: str) -> Any:
         """Decode a text frame; raise ``ValueError`` when it is not valid JSON (``NaN`` and
-        ``Infinity`` are not) and ``RecursionError`` when nested too deeply to decode."""
+        ``Infinity`` are not) and ``RecursionError`` when nested too deeply to decode.
+
+        An override may be ``async def``, as in Django Channels and fast-channels 1.x
+        (told apart once, when the class is created, not on each frame).
+        """
         return _JSON_DECODER.decode(text_data)
 
     @classmethod
-    def encode_json(cls, content: object) -> str:
+    def encode_json(cls, content: object) -> str | Awaitable[str]:
         """Encode ``content`` for a text frame; ``ValueError`` for a NaN or infinite float
-        (JSON has none), ``TypeError`` for a value JSON has no form for."""
-        return _JSON_ENCODER.encode(content)
+        (JSON has none), ``TypeError`` for a value JSON has no form for.
+
+        An override may be ``async def`` (hence the return type), like ``decode_json``.
+        """
+        return encode_json_text(content)
 
     async def _reject_input(self, code: CloseCode, reason: str) -> None:
         logger.info(

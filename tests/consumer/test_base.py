@@ -76,7 +76,9 @@ def test_inbox_size_is_deprecated_and_still_accepted() -> None:
     Recorder.as_asgi(inbox_size=100)  # the default: no warning
 
 
-@pytest.mark.parametrize("name", ["nonsense", "_layer", "connect", "as_asgi"])
+@pytest.mark.parametrize(
+    "name", ["nonsense", "_layer", "connect", "as_asgi", "send", "base_send", "channel_layer"]
+)
 def test_as_asgi_rejects_names_that_are_not_class_attributes(name: str) -> None:
     with pytest.raises(TypeError, match=f"got '{name}', which is not a configurable"):
         Recorder.as_asgi(**{name: 1})

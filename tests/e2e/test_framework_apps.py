@@ -38,8 +38,8 @@ async def test_echo_consumer(base: str) -> None:
     await checks.check_echo(base)
 
 
-async def test_rooms_get_their_path_parameter(base: str, name: str) -> None:
-    await checks.check_rooms(base, url_route=name == "bare")
+async def test_rooms_get_their_path_parameter(base: str) -> None:
+    await checks.check_rooms(base)
 
 
 async def test_unknown_websocket_path_is_refused(base: str) -> None:

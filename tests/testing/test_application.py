@@ -103,6 +103,14 @@ async def test_receive_nothing_leaves_a_pending_event_queued() -> None:
         assert (await communicator.receive_output())["n"] == 7
 
 
+async def test_receive_nothing_takes_django_channels_keywords() -> None:
+    """``receive_nothing(timeout=, interval=)``, as Channels' and 1.x's tests call it."""
+    async with ApplicationCommunicator(echo_app, {"type": "test"}) as communicator:
+        assert await communicator.receive_nothing(timeout=0.01, interval=0.001)
+        await communicator.send_input({"type": "echo", "n": 1})
+        assert not await communicator.receive_nothing(timeout=5, interval=0.5)
+
+
 async def test_receive_nothing_reports_a_crash() -> None:
     communicator = ApplicationCommunicator(echo_app, {"type": "test"})
     await communicator.send_input({"type": "crash"})

@@ -13,9 +13,8 @@ else would). Serve it with any server (``uvicorn tests.e2e.frameworks.django_app
   frame back to its sender;
 * ``ws /ws/rooms/<room>/``: :class:`~tests.e2e.frameworks.consumers.RoomConsumer`: greets
   with the path parameter as the consumer saw it (``path_params`` and
-  ``url_route["kwargs"]``, which Starlette and FastAPI do not fill: pass
-  ``url_route=False`` to ``check_rooms`` there), relays JSON to everyone in the room,
-  tells them who left;
+  ``url_route["kwargs"]``, filled under every framework), relays JSON to everyone in the
+  room, tells them who left;
 * ``ws /ws/probe/``: :class:`~tests.e2e.frameworks.probe.ProbeConsumer`, the edges an
   adapter must pass on (denial, subprotocol, accept headers, binary frames, close codes,
   a crash), checked by :mod:`tests.e2e.frameworks.probes`.

@@ -45,12 +45,9 @@ async def check_echo(base: str) -> None:
             assert await recv_text(ws) == text
 
 
-async def check_rooms(base: str, *, url_route: bool = True) -> None:
-    """Path parameters reach the consumer; groups relay within one room only.
-
-    ``url_route``: whether the framework fills Channels' ``scope["url_route"]`` too (all
-    but Starlette and FastAPI).
-    """
+async def check_rooms(base: str) -> None:
+    """Path parameters reach the consumer, in ``path_params`` and in Channels'
+    ``url_route["kwargs"]`` alike; groups relay within one room only."""
     async with (
         connect(f"{base}/ws/rooms/blue/") as blue1,
         connect(f"{base}/ws/rooms/blue/") as blue2,
@@ -59,7 +56,7 @@ async def check_rooms(base: str, *, url_route: bool = True) -> None:
         for ws, room in ((blue1, "blue"), (blue2, "blue"), (red, "red")):
             assert await recv_json(ws) == {
                 "path_params": {"room": room},
-                "url_route_kwargs": {"room": room} if url_route else None,
+                "url_route_kwargs": {"room": room},
             }
         await blue1.send(json.dumps({"n": 1}))
         assert await recv_json(blue1) == {"n": 1}

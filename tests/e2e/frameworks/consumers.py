@@ -20,9 +20,8 @@ class EchoConsumer(AsyncWebsocketConsumer):
 class RoomConsumer(AsyncJsonWebsocketConsumer):
     """Joins the room its path names, relays JSON to the room, says when someone left.
 
-    Its greeting shows the parameters as it found them: ``path_params`` (every framework)
-    and ``url_route["kwargs"]`` (None where the framework fills no ``url_route``:
-    Starlette, FastAPI)."""
+    Its greeting shows the parameters as it found them: ``path_params`` and
+    ``url_route["kwargs"]`` (None if there were no ``url_route``)."""
 
     async def connect(self) -> None:
         params: dict[str, Any] = self.scope["path_params"]
