@@ -9,13 +9,17 @@ senders cost about one round trip, not N. Commands of one pipe run in submission
 Lua scripts are called by SHA (``EVALSHA``): they are loaded on every new connection, and
 a script the server forgot (``NOSCRIPT``, after ``SCRIPT FLUSH``) is re-sent as ``EVAL``.
 
-Time bound: a command fails within ``socket_timeout`` of being submitted, whatever it
-waited for (a round trip in flight before its own, a reconnection, a server that stopped
-answering): each round trip, connecting included, must end by the time the first of its
-commands was submitted plus ``socket_timeout``. Every command of a failed round trip gets
-the typed error of :func:`~._connection.redis_failure` (``LayerConnectionError`` when Redis
-is unreachable, ``BackendRefusedError`` for a command Redis refused, ...); the next command
-reconnects. A cancelled caller does not cancel its command, which may still run.
+Time bound: each round trip, connecting included, must end within ``socket_timeout`` of
+its start, counted in event-loop running time (:class:`~._deadline.Deadline`: a loop that
+stalled, or a reply already in the socket, is not Redis failing to answer). When a round
+trip fails because Redis is unreachable or did not answer, the commands queued behind it
+fail with it: they were submitted after it started, so every command submitted to a Redis
+that stopped answering fails within ``socket_timeout`` of being submitted, and a burst
+that merely waits its turn behind round trips Redis answers never times out. Every
+command of a failed round trip gets the typed error of :func:`~._connection.redis_failure`
+(``LayerConnectionError`` when Redis is unreachable, ``BackendRefusedError`` for a command
+Redis refused, ...); the next command reconnects. A cancelled caller does not cancel its
+command, which may still run.
 
 ``limits=True`` (the pub/sub layer) also reads the server's pub/sub client output buffer
 limit each time the pipe connects (``CONFIG GET client-output-buffer-limit``, before any
@@ -43,6 +47,7 @@ from fast_channels.layers.redis._connection import (
     load_script,
     redis_failure,
 )
+from fast_channels.layers.redis._deadline import Deadline
 
 __all__ = [
     "DEFAULT_PUBSUB_LIMIT",
@@ -185,8 +190,8 @@ class CommandPipe:
         the live connection, :data:`UNCHECKED_PUBLISH` while there is none (then call
         :meth:`ready` and look again)."""
         self._loop = asyncio.get_running_loop()
+        self._grace = min(timeout, 1.0)
         self._queue: list[_Command] = []
-        self._queued_at = 0.0
         self._conn: RawConnection | None = None
         self._busy = False
         self._idle: asyncio.Future[None] | None = None
@@ -220,8 +225,12 @@ class CommandPipe:
         self._busy = True
         cmd = _Command(command, self._loop.create_future(), script)
         try:
-            async with asyncio.timeout_at(self._loop.time() + self._timeout):
-                await self._round_trip(self._conn or await self._connect(), [cmd])
+            async with asyncio.timeout(None) as scope:
+                deadline = Deadline(self._loop, scope, self._timeout, self._grace)
+                try:
+                    await self._round_trip(self._conn or await self._connect(), [cmd])
+                finally:
+                    deadline.cancel()
         except Exception as exc:  # connection errors, or e.g. -BUSY answering SCRIPT LOAD
             await self._fail(exc, [cmd])
         except BaseException:  # cancelled mid round trip: the reply is still on the wire
@@ -246,8 +255,6 @@ class CommandPipe:
                 f"the connection to Redis at {self._what} of this event loop was closed"
             )
         future: asyncio.Future[object] = self._loop.create_future()
-        if not self._queue:
-            self._queued_at = self._loop.time()
         self._queue.append(_Command(args, future, script))
         if not self._busy:
             self._wake()
@@ -268,8 +275,12 @@ class CommandPipe:
                 batch, self._queue = self._queue, []
                 self._busy = True
                 try:
-                    async with asyncio.timeout_at(self._queued_at + self._timeout):
-                        await self._round_trip(self._conn or await self._connect(), batch)
+                    async with asyncio.timeout(None) as scope:
+                        deadline = Deadline(self._loop, scope, self._timeout, self._grace)
+                        try:
+                            await self._round_trip(self._conn or await self._connect(), batch)
+                        finally:
+                            deadline.cancel()
                 except Exception as exc:  # the writer must outlive any one batch
                     await self._fail(exc, batch)
                 except BaseException:
@@ -292,11 +303,16 @@ class CommandPipe:
         if isinstance(exc, TimeoutError) and not str(exc):
             exc = TimeoutError(f"no answer within socket_timeout={self._timeout}s")
         error = redis_failure(exc, f"run a command on Redis at {self._what}")
-        for cmd in batch:
+        failed = batch
+        if isinstance(error, LayerConnectionError):
+            # Queued behind a round trip Redis did not answer: fail them now (see module
+            # docstring, time bound) rather than make each wait for a reconnection.
+            failed, self._queue = [*batch, *self._queue], []
+            if self._outages is not None:
+                self._outages.failed(error)
+        for cmd in failed:
             if not cmd.future.done():
                 cmd.future.set_exception(error)
-        if self._outages is not None and isinstance(error, LayerConnectionError):
-            self._outages.failed(error)
         await self._drop()
 
     async def _connect(self) -> RawConnection:
@@ -347,8 +363,6 @@ class CommandPipe:
         finally:
             conn.socket_timeout = timeout
             if retries:  # Redis lost its scripts: resend in the original order, first
-                if not self._queue:
-                    self._queued_at = self._loop.time()
                 self._queue[0:0] = retries
 
     async def _read_replies(

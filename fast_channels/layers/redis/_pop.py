@@ -7,13 +7,13 @@ stalls (a handler that blocks, a long garbage collection): the reply arrives dur
 stall, the timeout's deadline passes during the stall too, and when the loop runs again
 the timeout fires and the connection is closed with the popped entries in it.
 
-So a :class:`BlockingPop` reads with a deadline of its own (:class:`Deadline`) that counts
-only time the event loop was running: a deadline that comes due while the loop was
-stalled is moved on, and a due deadline expires only after the reader has had its turn at
-whatever arrived in the same loop iteration. A reply that reached the socket is read.
+So a :class:`BlockingPop` reads with a deadline of its own (:class:`~._deadline.Deadline`)
+that counts only time the event loop was running: a deadline that comes due while the loop
+was stalled is moved on, and a due deadline expires only after the reader has had its turn
+at whatever arrived in the same loop iteration. A reply that reached the socket is read.
 The deadline still ends a read that gets no reply while the loop runs (Redis paused or
-gone), within ``timeout`` seconds of running time; then the connection is closed and a
-new one is taken. The read itself is cancel-safe (redis-py's parsers keep what they have
+gone), within ``timeout`` seconds of running time; then the connection is closed and a new
+one is taken. The read itself is cancel-safe (redis-py's parsers keep what they have
 read), so leaving it by the deadline costs nothing but the connection.
 
 Each reader (the inbox reader, a named channel's reader) keeps one connection of its own
@@ -30,57 +30,16 @@ from typing import Protocol, cast
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from fast_channels.layers.redis._connection import RawConnection, RawPool, discard_connection
+from fast_channels.layers.redis._deadline import Deadline
 from fast_channels.layers.redis._pipe import Arg, pack
 
-__all__ = ["STALL", "BlockingPop", "Deadline"]
-
-STALL = 0.05
-"""How late (s) a deadline's timer may run before the loop counts as having stalled."""
+__all__ = ["BlockingPop"]
 
 
 class _Reads(Protocol):
     """The redis-py connection call a reader makes with the connection kept on error."""
 
     async def read_response(self, *, disconnect_on_error: bool) -> object: ...
-
-
-class Deadline:
-    """Ends the ``async with asyncio.timeout(None)`` block ``scope`` after ``seconds`` of
-    event-loop running time.
-
-    Its timer firing more than :data:`STALL` late means the loop did not run around the
-    deadline (it was blocked): what Redis sent meanwhile waits unread in the socket, so
-    the deadline moves on by ``grace`` seconds instead of expiring. A deadline that comes
-    due on time expires through ``scope.reschedule`` (a callback queued behind the ones
-    already due), so a reply that arrived in the same loop iteration is still read first.
-    """
-
-    __slots__ = ("_due", "_grace", "_handle", "_loop", "_scope")
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        scope: asyncio.Timeout,
-        seconds: float,
-        grace: float,
-    ) -> None:
-        self._loop = loop
-        self._scope = scope
-        self._grace = grace
-        self._due = loop.time() + seconds
-        self._handle = loop.call_at(self._due, self._expire)
-
-    def _expire(self) -> None:
-        now = self._loop.time()
-        if now - self._due > STALL:
-            self._due = now + self._grace
-            self._handle = self._loop.call_at(self._due, self._expire)
-        else:
-            self._scope.reschedule(now)
-
-    def cancel(self) -> None:
-        """The read ended: the deadline no longer applies."""
-        self._handle.cancel()
 
 
 class BlockingPop:
