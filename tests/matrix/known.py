@@ -83,8 +83,9 @@ DIFFERENCES: tuple[Difference, ...] = (
         observed=r"disconnect\(\) got code (1000|1005) after the consumer closed with 4001",
         title="Hypercorn and Granian report another code after the consumer closed",
         what="After `close(4001)` in the consumer, `disconnect(code)` receives 1000 under "
-        "Hypercorn and 1005 under Granian (uvicorn and Daphne: 4001; Quart's adapter "
-        "passes 4001 on under Hypercorn too). The client sees 4001 on every server.",
+        "Hypercorn and 1005 under Granian (uvicorn and Daphne: 4001). With Quart, the "
+        "adapter reports the consumer's own code under Hypercorn, and under Granian from "
+        "Quart 0.23. The client sees 4001 on every server.",
         workaround="The consumer chose the code itself: keep it (`self.close_code = 4001` "
         "before `await self.close(4001)`) instead of reading it back in `disconnect()`.",
     ),
@@ -139,9 +140,9 @@ DIFFERENCES: tuple[Difference, ...] = (
         workaround="Serve Quart with Hypercorn, uvicorn or Granian; or, under Daphne, serve "
         "a wrapper that fills the scheme in: `async def daphne_app(scope, receive, send): "
         'await app({"scheme": "ws", **scope}, receive, send)`. With it, Quart under '
-        "Daphne passes the checks as the other frameworks do, but for an exception in a "
-        "handler, which reaches the client as 1000 (checked by "
-        "`tests/matrix/test_workarounds.py`).",
+        "Daphne passes the checks as any framework does under Daphne (and with "
+        "[Quart's close codes](#quart-close-codes)), but for an exception in a handler, "
+        "which reaches the client as 1000 (checked by `tests/matrix/test_workarounds.py`).",
     ),
     Difference(
         key="litestar-daphne-crash",
