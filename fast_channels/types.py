@@ -34,9 +34,24 @@ Scope = MutableMapping[str, Any]
 """The ASGI connection scope (``type``, ``path``, ``headers``, ``query_string``, ...)."""
 
 ASGIEvent = MutableMapping[str, Any]
+"""One ASGI event, received or sent: a mapping whose str ``type`` says which (see the event
+TypedDicts below)."""
+
 Receive = Callable[[], Awaitable[ASGIEvent]]
+"""The ASGI ``receive`` callable a server gives an app: each await returns the connection's
+next event (``websocket.connect``, ``websocket.receive``, ``websocket.disconnect``,
+``http.request``, ...), waiting until there is one."""
+
 Send = Callable[[ASGIEvent], Awaitable[None]]
+"""The ASGI ``send`` callable a server gives an app: each await hands one event to the
+server (``websocket.accept``, ``websocket.send``, ``websocket.close``,
+``http.response.start``, ...)."""
+
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+"""An ASGI application: called once per connection with its scope, ``receive`` and
+``send``, it serves the connection and returns when done with it. ``Consumer.as_asgi()``
+makes one. Every framework's app is one at run time; Starlette's and FastAPI's type-check
+as one too (their aliases are these)."""
 
 Message = dict[str, Any]
 """A channel-layer message: a dict with str keys and a str ``"type"``."""

@@ -1,8 +1,9 @@
 """What the compatibility matrix covers: Pythons, frameworks, servers, and the quick subset.
 
 Adding a framework is one :class:`Framework` line: a module exposing ``app`` that serves
-:data:`tests.matrix.probe.PROBES` under ``/probe`` (see ``tests/matrix/apps/``), the pip
-requirements that install the framework, and the stack (virtualenv) it shares. Adding a
+:data:`tests.matrix.probe.PROBES` under ``/probe`` (the apps of ``tests/e2e/frameworks/``,
+which the end-to-end tests use too), the pip requirements that install the framework, and
+the stack (virtualenv) it shares. Adding a
 server is one :class:`Server` line: its requirements and its command line.
 """
 
@@ -40,22 +41,22 @@ class Server:
         return [part.format(app=app, port=port) for part in self.argv]
 
 
+_APPS = "tests.e2e.frameworks"
+
 FRAMEWORKS: tuple[Framework, ...] = (
-    Framework("fastapi", "FastAPI", "tests.matrix.apps.fastapi_app:app", ("fastapi",), "newest"),
-    Framework(
-        "starlette", "Starlette", "tests.matrix.apps.starlette_app:app", ("starlette",), "newest"
-    ),
+    Framework("fastapi", "FastAPI", f"{_APPS}.fastapi_app:app", ("fastapi",), "newest"),
+    Framework("starlette", "Starlette", f"{_APPS}.starlette_app:app", ("starlette",), "newest"),
     Framework(
         "starlette-0.37",
         "Starlette 0.37.2 (oldest supported)",
-        "tests.matrix.apps.starlette_app:app",
+        f"{_APPS}.starlette_app:app",
         ("starlette==0.37.2",),
         "oldest",
     ),
-    Framework("asgi", "bare ASGI", "tests.matrix.apps.asgi_app:app", (), "newest"),
-    # Litestar, Quart and Django: one line each once their apps serve the probes, e.g.
-    # Framework("litestar", "Litestar", "tests.e2e.frameworks.litestar_app:app",
-    #           ("litestar",), "newest"),
+    Framework("litestar", "Litestar", f"{_APPS}.litestar_app:app", ("litestar",), "newest"),
+    Framework("quart", "Quart", f"{_APPS}.quart_app:app", ("quart",), "newest"),
+    Framework("django", "Django", f"{_APPS}.django_app:app", ("django>=5,<6",), "newest"),
+    Framework("asgi", "bare ASGI", f"{_APPS}.bare_app:app", (), "newest"),
 )
 
 _UVICORN = "-m uvicorn {app} --host 127.0.0.1 --port {port} --log-level warning --loop"

@@ -1,11 +1,13 @@
 """The server side of the compatibility matrix: probe consumers every framework app mounts.
 
-A framework app for the matrix serves each of :data:`PROBES` at ``/probe<path>`` (a mount
-of the framework's own kind, or plain routes) and calls :func:`register_probe_layer` when
-it is imported. The consumers tell the client what they saw through the socket itself or,
-for what happens after a socket is gone (the close code ``disconnect()`` got), through the
-``/probe/observe`` socket, which hears every report on the in-memory layer of the server
-process. Servers run one process in the matrix, so the in-memory layer reaches everyone.
+The matrix serves the framework apps of :mod:`tests.e2e.frameworks` (one set of apps for
+the end-to-end tests and the matrix): each serves every one of :data:`PROBES` at
+``/probe<path>`` (a mount of the framework's own kind, or plain routes) and registers an
+in-memory "default" layer when it is imported, which the probes use. The consumers tell
+the client what they saw through the socket itself or, for what happens after a socket is
+gone (the close code ``disconnect()`` got), through the ``/probe/observe`` socket, which
+hears every report on the in-memory layer of the server process. Servers run one process
+in the matrix, so the in-memory layer reaches everyone.
 
 This module runs inside the server's environment: it imports fast-channels and nothing else.
 """
@@ -24,24 +26,13 @@ from fast_channels.consumer import (
     ConsumerApp,
 )
 from fast_channels.exceptions import DenyConnection
-from fast_channels.layers import (
-    InMemoryChannelLayer,
-    get_channel_layer,
-    has_layers,
-    register_channel_layer,
-)
+from fast_channels.layers import get_channel_layer
 from fast_channels.types import Message
 
 OBSERVERS = "probe-observers"
 ROOM = "probe-room"
 PREFIX = "/probe"
 ACCEPT_HEADER = (b"x-probe-accept", b"yes")
-
-
-def register_probe_layer() -> None:
-    """Register the in-memory "default" layer the probes use (once per process)."""
-    if not has_layers():
-        register_channel_layer("default", InMemoryChannelLayer())
 
 
 def _query(scope: Mapping[str, Any]) -> dict[str, str]:

@@ -7,14 +7,21 @@ committed page is what this renders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tests.matrix.checks import CHECKS
 from tests.matrix.known import DIFFERENCES, Difference, difference_for
 from tests.matrix.plan import FRAMEWORKS, PYTHONS, SERVERS
 from tests.matrix.results import PAGE, RESULTS, CellResult, Results, load
 
-FRAMEWORK_PACKAGE = {"fastapi": "fastapi", "starlette": "starlette", "starlette-0.37": "starlette"}
+FRAMEWORK_PACKAGE = {
+    "fastapi": "fastapi",
+    "starlette": "starlette",
+    "starlette-0.37": "starlette",
+    "litestar": "litestar",
+    "quart": "quart",
+    "django": "django",
+}
 SERVER_PACKAGE = {
     "uvicorn": "uvicorn",
     "uvicorn-uvloop": "uvicorn",
@@ -35,12 +42,26 @@ clients (the `websockets` library): {checks} checks per cell, listed
 in {minutes} (2-core machine). Raw results: [`results.json`](compatibility/results.json).
 
 ✓ every check passes · ⚠ passes except for documented server differences (the numbers
-link to them, with their workarounds) · ✗ a check fails · — not run
+link to them, with their workarounds) · ✗ does not work: a check fails (with a number: for
+a documented reason, with its workaround) · — not run
 """
 
 
 def _number(difference: Difference) -> int:
     return DIFFERENCES.index(difference) + 1
+
+
+def _explained(result: CellResult) -> list[Difference]:
+    """The documented differences that explain the cell's failing checks, in page order."""
+    found: list[Difference] = []
+    for name, check in result["checks"].items():
+        if check["status"] == "differs":
+            difference = difference_for(
+                name, result["server"], result["framework"], check["observed"]
+            )
+            if difference is not None and difference not in found:
+                found.append(difference)
+    return sorted(found, key=_number)
 
 
 def _cell_mark(result: CellResult | None) -> str:
@@ -51,16 +72,11 @@ def _cell_mark(result: CellResult | None) -> str:
     failed = [name for name, check in result["checks"].items() if check["status"] == "fail"]
     if failed:
         return "✗ " + ", ".join(failed)
-    notes: list[Difference] = []
-    for name, check in result["checks"].items():
-        if check["status"] == "differs":
-            difference = difference_for(name, result["server"])
-            if difference is not None and difference not in notes:
-                notes.append(difference)
+    notes = _explained(result)
     if not notes:
         return "✓"
-    links = " ".join(f"[{_number(d)}](#{d.key})" for d in sorted(notes, key=_number))
-    return f"⚠ {links}"
+    links = " ".join(f"[{_number(d)}](#{d.key})" for d in notes)
+    return f"{'⚠' if all(d.works for d in notes) else '✗'} {links}"
 
 
 def _row(cells: Iterable[str]) -> str:
@@ -161,17 +177,31 @@ def _checks_table() -> list[str]:
     return lines
 
 
+def _names(seen: set[str], every: Sequence[tuple[str, str]], what: str) -> str:
+    """``every <what>``, or the labels of the (name, label) pairs whose name was seen."""
+    if {name for name, _ in every} <= seen:
+        return f"every {what}"
+    return ", ".join(label for name, label in every if name in seen)
+
+
 def _differences(results: Results) -> list[str]:
     lines = ["## Server differences and their workarounds", ""]
     for difference in DIFFERENCES:
-        seen = sorted(
-            {
-                f"{c['server']} (py{c['python']})"
-                for c in results["cells"]
-                if c["checks"].get(difference.check, {"status": ""})["status"] == "differs"
-                and c["server"] in difference.servers
-            }
-        )
+        seen = [c for c in results["cells"] if difference in _explained(c)]
+        if seen:
+            servers = _names(
+                {c["server"] for c in seen}, [(s.name, s.label) for s in SERVERS], "server"
+            )
+            frameworks = _names(
+                {c["framework"] for c in seen},
+                [(f.name, f.label.split(" (")[0]) for f in FRAMEWORKS],
+                "framework",
+            )
+            pythons = _names({c["python"] for c in seen}, [(p, p) for p in PYTHONS], "Python")
+            where = f"under {servers}, with {frameworks}, on {pythons}"
+        else:
+            where = "nowhere"
+        check = f"`{difference.check}`" if difference.check else "every check"
         lines += [
             f"### {_number(difference)}. {difference.title} {{#{difference.key}}}",
             "",
@@ -179,7 +209,7 @@ def _differences(results: Results) -> list[str]:
             "",
             f"**Workaround.** {difference.workaround}",
             "",
-            f"Check `{difference.check}`; seen in this run: {', '.join(seen) or 'nowhere'}.",
+            f"Check: {check}; seen in this run {where}.",
             "",
         ]
     return lines
@@ -201,8 +231,9 @@ differences excepted). Each Python gets a virtualenv per stack under `.matrix/ve
 (fast-channels from the checkout, the newest frameworks and servers; Starlette 0.37.2 in
 the "oldest" stack). Python 3.12 and 3.13 are found on `PATH` or under pyenv.
 
-Adding a framework or server is one line in `tests/matrix/plan.py`; the framework's app
-serves the probe consumers of `tests/matrix/probe.py`.
+Adding a framework or server is one line in `tests/matrix/plan.py`. The apps are those of
+the end-to-end tests (`tests/e2e/frameworks/`); each also serves the probe consumers of
+`tests/matrix/probe.py` under `/probe`.
 """
 
 
@@ -213,19 +244,27 @@ def _summary(results: Results) -> str:
         for c in cells
         if c["error"] or any(check["status"] == "fail" for check in c["checks"].values())
     ]
-    differing = [
-        c
-        for c in cells
-        if c not in broken and any(ch["status"] == "differs" for ch in c["checks"].values())
-    ]
+    explained = {id(c): _explained(c) for c in cells if c not in broken}
+    known = [c for c in cells if not all(d.works for d in explained.get(id(c), []))]
+    differing = [c for c in cells if explained.get(id(c)) and c not in known]
     if broken:
-        verdict = f"**{len(broken)} of {len(cells)} cells fail** (marked ✗)."
+        verdict = f"**{len(broken)} of {len(cells)} cells fail** (marked ✗ without a number)."
+    elif known:
+        verdict = f"**{len(cells) - len(known)} of {len(cells)} cells pass.**"
     else:
         verdict = f"**All {len(cells)} cells pass.**"
-    return (
+    text = (
         f"{verdict} {len(differing)} of them pass with documented server differences, each "
         "with its workaround [below](#server-differences-and-their-workarounds)."
     )
+    if known:
+        reasons = sorted({d for c in known for d in explained[id(c)] if not d.works}, key=_number)
+        links = ", ".join(f"[{_number(d)}](#{d.key})" for d in reasons)
+        text += (
+            f" {len(known)} cells do not work, for documented reasons ({links}), each with "
+            "its workaround."
+        )
+    return text
 
 
 def render(results: Results) -> str:

@@ -17,11 +17,15 @@ else would). Serve it with any server (``uvicorn tests.e2e.frameworks.django_app
   room, tells them who left;
 * ``ws /ws/probe/``: :class:`~tests.e2e.frameworks.probe.ProbeConsumer`, the edges an
   adapter must pass on (denial, subprotocol, accept headers, binary frames, close codes,
-  a crash), checked by :mod:`tests.e2e.frameworks.probes`.
+  a crash), checked by :mod:`tests.e2e.frameworks.probes`;
+* ``ws /probe/<name>``: the compatibility matrix's probe consumers
+  (:data:`tests.matrix.probe.PROBES`), checked by :mod:`tests.matrix.checks` under every
+  server and Python (``scripts/matrix``): the matrix serves these same apps.
 
 Servers as child processes: ``tests.e2e.asgi_servers.running_server("daphne",
 "tests.e2e.frameworks.django_app:app")`` (``server_command`` gives the command line);
 uvicorn in the test's loop: ``tests.e2e.conftest.serve(app)``. daphne speaks ASGI's
 WebSocket spec 2.0: ``check_accept_frames_and_close(url, spec_2_0=True)`` there. To add a
-framework: ``<name>_app.py`` with the same routes, and its test module running the checks.
+framework: ``<name>_app.py`` with the same routes, its test module running the checks, and
+its line in ``tests/matrix/plan.py``.
 """

@@ -5,6 +5,7 @@ from fast_channels.routing import ProtocolTypeRouter, URLRouter, path
 from fast_channels.types import Receive, Scope, Send
 from tests.e2e.frameworks.consumers import EchoConsumer, RoomConsumer
 from tests.e2e.frameworks.probe import ProbeConsumer
+from tests.matrix.probe import PROBES
 
 setup_channel_layers()
 
@@ -28,6 +29,8 @@ app = ProtocolTypeRouter(
                 path("ws/echo/", EchoConsumer.as_asgi()),
                 path("ws/rooms/<str:room>/", RoomConsumer.as_asgi()),
                 path("ws/probe/", ProbeConsumer.as_asgi()),
+                # The compatibility matrix's probes (tests/matrix/): a nested router.
+                path("probe/", URLRouter([path(p, probe) for p, probe in PROBES.items()])),
             ]
         ),
     }

@@ -12,6 +12,7 @@ from docs.examples.memory_layers import setup_channel_layers  # noqa: E402
 from fast_channels.routing import ProtocolTypeRouter, URLRouter, path  # noqa: E402
 from tests.e2e.frameworks.consumers import EchoConsumer, RoomConsumer  # noqa: E402
 from tests.e2e.frameworks.probe import ProbeConsumer  # noqa: E402
+from tests.matrix.probe import PROBES  # noqa: E402
 
 setup_channel_layers()  # at import: daphne sends no lifespan
 
@@ -23,6 +24,8 @@ app = ProtocolTypeRouter(
                 path("ws/echo/", EchoConsumer.as_asgi()),
                 path("ws/rooms/<str:room>/", RoomConsumer.as_asgi()),
                 path("ws/probe/", ProbeConsumer.as_asgi()),
+                # The compatibility matrix's probes (tests/matrix/): a nested router.
+                path("probe/", URLRouter([path(p, probe) for p, probe in PROBES.items()])),
             ]
         ),
     }

@@ -9,6 +9,7 @@ from fast_channels.integrations.litestar import asgi_mount, consumer_route, run_
 from fast_channels.routing import URLRouter, path
 from tests.e2e.frameworks.consumers import EchoConsumer, RoomConsumer
 from tests.e2e.frameworks.probe import ProbeConsumer
+from tests.matrix.probe import PREFIX, PROBES
 
 setup_channel_layers()
 
@@ -32,5 +33,7 @@ app = Litestar(
         consumer_route("/ws/probe/", ProbeConsumer.as_asgi()),
         guarded_rooms,
         asgi_mount("/mounted", URLRouter([path("ws/rooms/<str:room>/", RoomConsumer.as_asgi())])),
+        # The compatibility matrix's probes (tests/matrix/), as consumer routes.
+        *(consumer_route(f"{PREFIX}{p}", probe) for p, probe in PROBES.items()),
     ]
 )
