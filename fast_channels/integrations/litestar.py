@@ -72,9 +72,9 @@ async def run_consumer(app: RoutedApp, socket: WebSocket[Any, Any, Any]) -> None
 
     async def send(event: Mapping[str, Any]) -> None:
         nonlocal closed
-        if event.get("type") == "websocket.close":
-            closed = True
         await send_event(event)
+        if event.get("type") == "websocket.close":
+            closed = True  # only once the server took it (daphne refuses some codes)
 
     try:
         await app(scope, cast("Receive", socket.receive), send)

@@ -149,18 +149,14 @@ DIFFERENCES: tuple[Difference, ...] = (
         check="json-errors",
         servers=("daphne",),
         frameworks=("litestar",),
-        observed=_FALLBACK_1000 + r"""; '"crash"' left the socket open""",
-        works=False,
-        title="Litestar under Daphne: a consumer that raises leaves the socket open "
-        "(a fast-channels bug, fix pending)",
+        observed=_FALLBACK_1000 + r"""; '"crash"' closed the socket with 4500, not 1011""",
+        title="Litestar under Daphne: an exception in a handler reaches the client as 4500",
         what="A consumer routed with `consumer_route()` or `run_consumer()` whose handler "
-        "raises closes with 1011, which Daphne refuses; the Litestar adapter then swallows "
-        "the error Daphne raised, as it would after a close that went out. The client stays "
-        "connected to a consumer that has ended. Other sockets carry on; malformed input "
-        "closes with 1000 as under Daphne with any framework.",
-        workaround="Until the fix is released, serve Litestar with uvicorn, Hypercorn or "
-        "Granian, or catch errors in your handlers and `close()` with a code from "
-        "4000-4999 yourself.",
+        "raises closes with 1011, which Daphne refuses; the error then reaches Litestar, "
+        "which closes the socket with its own internal-error code, 4500. Other sockets carry "
+        "on; malformed input closes with 1000 as under Daphne with any framework.",
+        workaround="Treat 4500 like 1011 in the client, or serve Litestar with uvicorn, "
+        "Hypercorn or Granian.",
     ),
 )
 
