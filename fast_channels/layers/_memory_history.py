@@ -97,6 +97,6 @@ class MemoryHistory:
         ring = self._ring(group, options, time.monotonic())
         return Position(ring.epoch, ring.last)
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         """Forget every ring: the next message of each group begins a new epoch."""
         self._rings.clear()

@@ -65,6 +65,6 @@ class MemoryPresence:
         """Whether ``channel`` is present in ``group``."""
         return channel in self._book.get(group, {})
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         """Forget every member."""
         self._book.clear()

@@ -391,13 +391,14 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, HistoryMethods, Presenc
         await self._group_send(group, self.encode(message))
 
     async def flush(self) -> None:
-        """Delete every message and membership of this layer (only this layer's data)."""
+        """Delete every message and membership of this layer (only this layer's data), and
+        the history and presence of its groups (a kept group begins a new epoch)."""
         self._check_open()
         await self._flush()
-        if self._history is not None:
-            self._history.clear()
+        if self._history is not None or self._optioned:
+            await self._history_store().clear()
         if self._presence is not None:
-            self._presence.clear()
+            await self._presence.clear()
 
     async def aclose(self) -> None:
         """Release connections and tasks; waiting receivers get ``LayerClosedError``.

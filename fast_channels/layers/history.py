@@ -54,8 +54,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal, NamedTuple, Protocol, cast
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, Protocol, cast, runtime_checkable
 
 from fast_channels.exceptions import (
     DecryptionError,
@@ -71,6 +71,7 @@ from fast_channels.types import Message
 __all__ = [
     "MARK",
     "POSITION_KEY",
+    "HistoryLayer",
     "HistoryMethods",
     "HistoryStore",
     "Kept",
@@ -187,11 +188,8 @@ class Recovered:
     """The position of the last message in ``messages`` (or the position asked for, when
     nothing was missed)."""
     messages: tuple[Message, ...] = ()
-
-    @property
-    def recovered(self) -> Literal[True]:
-        """True: what was missed is in ``messages``."""
-        return True
+    recovered: Literal[True] = field(default=True, init=False)
+    """True: what was missed is in ``messages`` (``Unrecoverable.recovered`` is False)."""
 
     def covers(self, message: Mapping[str, object]) -> bool:
         """Whether ``message``, received live, is one of this recovery's (a duplicate at
@@ -213,11 +211,8 @@ class Unrecoverable:
     group: str
     position: Position
     reason: UnrecoverableReason
-
-    @property
-    def recovered(self) -> Literal[False]:
-        """False: what was missed is lost to this receiver."""
-        return False
+    recovered: Literal[False] = field(default=False, init=False)
+    """False: what was missed is lost to this receiver."""
 
     def covers(self, message: Mapping[str, object]) -> bool:
         """Whether ``message``, received live, is at or before ``position`` (sent before
@@ -274,8 +269,27 @@ class HistoryStore(Protocol):
         """The position of the group's last message."""
         ...
 
-    def clear(self) -> None:
-        """Forget what is kept in this process (``flush()``; Redis keys are deleted there)."""
+    async def clear(self) -> None:
+        """Delete every group's history (``flush()``)."""
+        ...
+
+
+@runtime_checkable
+class HistoryLayer(Protocol):
+    """A channel layer that keeps group history (every layer of fast-channels does)."""
+
+    async def group_position(self, group: str) -> Position:
+        """The position of ``group``'s last kept message."""
+        ...
+
+    async def group_history(self, group: str, since: Position | None = None) -> Recovery:
+        """What ``group`` kept after ``since``, without joining it."""
+        ...
+
+    async def group_recover(
+        self, group: str, channel: str, since: Position | None = None
+    ) -> Recovery:
+        """Make ``channel`` a member of ``group``, then return what it missed."""
         ...
 
 

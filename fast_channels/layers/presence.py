@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Hashable, Iterator, Mapping
-from typing import Any, Literal, Protocol, TypedDict, cast
+from typing import Any, Literal, Protocol, TypedDict, cast, runtime_checkable
 
 from fast_channels.exceptions import (
     DecryptionError,
@@ -55,6 +55,7 @@ __all__ = [
     "Presence",
     "PresenceInfo",
     "PresenceJoined",
+    "PresenceLayer",
     "PresenceLeft",
     "PresenceMethods",
     "PresenceStore",
@@ -160,8 +161,23 @@ class PresenceStore(Protocol):
         """Whether ``channel`` joined ``group``'s presence through this layer object."""
         ...
 
-    def clear(self) -> None:
-        """Forget this process's members (``flush()``)."""
+    async def clear(self) -> None:
+        """Delete every group's presence (``flush()``)."""
+        ...
+
+
+@runtime_checkable
+class PresenceLayer(Protocol):
+    """A channel layer that keeps presence (every layer of fast-channels does)."""
+
+    async def presence_join(
+        self, group: str, channel: str, info: Mapping[str, object] | None = None
+    ) -> None:
+        """Make ``channel`` a member of ``group`` and present in it with ``info``."""
+        ...
+
+    async def presence(self, group: str) -> Presence:
+        """The present members of ``group`` in every process, with their info."""
         ...
 
 

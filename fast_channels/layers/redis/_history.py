@@ -38,7 +38,7 @@ from fast_channels.layers.base import logger
 from fast_channels.layers.group_options import GroupOptions
 from fast_channels.layers.history import Kept, Position, frame
 from fast_channels.layers.redis._connection import RedisConnection, load_script
-from fast_channels.layers.redis._group_keys import group_key
+from fast_channels.layers.redis._group_keys import delete_group_keys, group_key
 from fast_channels.layers.redis._pipe import Arg, CommandPipe, Script
 
 __all__ = ["Delivery", "FanOutDelivery", "PublishDelivery", "RedisHistory", "kept_script"]
@@ -219,5 +219,6 @@ class RedisHistory:
         reply = await self._read(group, options, "position")
         return Position(cast(bytes, reply[0]).decode(), cast(int, reply[1]))
 
-    def clear(self) -> None:
-        """Nothing is kept in this process (``flush()`` deletes the keys in Redis)."""
+    async def clear(self) -> None:
+        """Delete every group's history (``flush()``): the next message begins a new epoch."""
+        await delete_group_keys(self._pipes(), self._prefix)

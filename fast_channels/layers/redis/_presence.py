@@ -22,7 +22,7 @@ from typing import cast
 
 from fast_channels.layers.presence import Change
 from fast_channels.layers.redis._connection import RedisConnection
-from fast_channels.layers.redis._group_keys import group_key
+from fast_channels.layers.redis._group_keys import delete_group_keys, group_key
 from fast_channels.layers.redis._pipe import Arg, CommandPipe, Script
 
 __all__ = ["RedisPresence"]
@@ -115,6 +115,7 @@ class RedisPresence:
         """Whether this process renews ``channel``'s presence in ``group``."""
         return channel in self._mine.get(group, {})
 
-    def clear(self) -> None:
-        """Stop renewing every member (``flush()`` deleted them in Redis)."""
+    async def clear(self) -> None:
+        """Stop renewing this process's members and delete every group's presence."""
         self._mine.clear()
+        await delete_group_keys(self._pipes(), self._prefix)
