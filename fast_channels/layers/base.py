@@ -49,7 +49,7 @@ from fast_channels.layers._local import LocalCore, Payload
 from fast_channels.layers._shared import own_copy, share
 from fast_channels.layers._v1_helpers import V1LayerHelpers, missing_method
 from fast_channels.layers.contract import ChannelLayer
-from fast_channels.layers.group_options import GroupOptions, GroupRules
+from fast_channels.layers.group_options import GroupOptions, GroupOptionsMap, GroupRules
 from fast_channels.layers.history import MARK, HistoryMethods
 from fast_channels.layers.names import (
     APP_MESSAGE_TYPES,
@@ -120,7 +120,7 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, HistoryMethods, Presenc
         channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
         symmetric_encryption_keys: Sequence[str | bytes] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        group_options: Mapping[str | re.Pattern[str], GroupOptions] | None = None,
+        group_options: GroupOptionsMap | None = None,
         presence_lease: float = 10.0,
     ) -> None:
         _positive("expiry", expiry)

@@ -16,10 +16,11 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from fast_channels.exceptions import ConfigurationError
 
-__all__ = ["GroupOptions", "GroupRules"]
+__all__ = ["GroupOptions", "GroupOptionsMap", "GroupRules"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +67,20 @@ class GroupOptions:
         return self.history_size > 0
 
 
+GroupOptionsMap = (
+    Mapping[str, "GroupOptions"]
+    | Mapping[re.Pattern[str], "GroupOptions"]
+    | Mapping[str | re.Pattern[str], "GroupOptions"]
+)
+"""What ``group_options=`` takes: glob patterns (str) or compiled regexes to options."""
+
+
 class GroupRules:
     """``group_options=`` compiled: the options of a group name, looked up once per name."""
 
     __slots__ = ("_cache", "patterns")
 
-    def __init__(self, options: Mapping[str | re.Pattern[str], GroupOptions] | None) -> None:
+    def __init__(self, options: GroupOptionsMap | None) -> None:
         if options is None:
             options = {}
         if not isinstance(options, Mapping):
@@ -80,7 +89,8 @@ class GroupRules:
                 f"GroupOptions, got {type(options).__name__}"
             )
         compiled: list[tuple[re.Pattern[str], GroupOptions]] = []
-        for pattern, value in options.items():
+        items = cast(Mapping[object, object], options).items()
+        for pattern, value in items:
             if not isinstance(value, GroupOptions):
                 raise ConfigurationError(
                     f"group_options[{pattern!r}] must be a GroupOptions(...), got {value!r}"
@@ -88,7 +98,7 @@ class GroupRules:
             if isinstance(pattern, str):
                 compiled.append((re.compile(fnmatch.translate(pattern)), value))
             elif isinstance(pattern, re.Pattern):
-                compiled.append((pattern, value))
+                compiled.append((cast(re.Pattern[str], pattern), value))
             else:
                 raise ConfigurationError(
                     f"group_options keys must be glob strings or re.Pattern, got {pattern!r}"

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypedDict, Unpack, cast
 
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers.base import BaseChannelLayer, logger
-from fast_channels.layers.group_options import GroupOptions
+from fast_channels.layers.group_options import GroupOptionsMap
 from fast_channels.layers.redis._connection import HostSpec, RedisConnection
 
 __all__ = ["RedisLayerBase", "RedisLayerOptions", "require_prefix"]
@@ -51,7 +51,7 @@ class _MessageOptions(TypedDict, total=False):
     max_message_size: int
     """Largest encoded message in bytes (default 1 MiB); a bigger one raises
     ``MessageTooLargeError``."""
-    group_options: Mapping[str | re.Pattern[str], GroupOptions] | None
+    group_options: GroupOptionsMap | None
     """History and presence events by group name pattern (see ``GroupOptions``)."""
     presence_lease: float
     """Seconds a process's present members outlive its last renewal (default 10)."""
