@@ -319,3 +319,18 @@ def test_group_options_are_checked() -> None:
             InMemoryChannelLayer(group_options=options)
     with pytest.raises(ConfigurationError, match="presence_lease"):
         InMemoryChannelLayer(presence_lease=0)
+
+
+async def test_each_member_gets_its_own_copy_of_a_kept_message(make_layer: MakeLayer) -> None:
+    layer = await kept_layer(make_layer)
+    one, two = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("room.1", one)
+    await layer.group_add("room.1", two)
+    await layer.group_send("room.1", {"type": "chat", "tags": ["a"], "n": 1})
+    await layer.group_send("room.1", {"type": "chat", "n": 2})
+    for expected in ({"tags": ["a"], "n": 1}, {"n": 2}):
+        first, second = await receive(layer, one), await receive(layer, two)
+        first["position"]["offset"] = -1
+        first.get("tags", []).append("changed")
+        assert second["position"]["offset"] == expected["n"]
+        assert {k: second[k] for k in expected} == expected
