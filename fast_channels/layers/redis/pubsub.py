@@ -24,15 +24,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Unpack
 
 from fast_channels.layers._local import Payload
-from fast_channels.layers.history import HistoryStore
 from fast_channels.layers.overflow import OverflowPolicy
-from fast_channels.layers.presence import PresenceStore
 from fast_channels.layers.redis._connection import RedisConnection
-from fast_channels.layers.redis._history import PublishDelivery, RedisHistory
+from fast_channels.layers.redis._history import Delivery, PublishDelivery
 from fast_channels.layers.redis._layer import RedisLayerBase, RedisLayerOptions
 from fast_channels.layers.redis._loop import LoopClients
 from fast_channels.layers.redis._pipe import CommandPipe
-from fast_channels.layers.redis._presence import RedisPresence
 from fast_channels.layers.redis._subscriber import Subscriber, logger
 
 __all__ = ["RedisPubSubChannelLayer"]
@@ -168,23 +165,8 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         pipes = self._pipes.get(asyncio.get_running_loop())
         return pipes if pipes is not None else self._enter().pipes
 
-    def _new_history_store(self) -> HistoryStore:
-        return RedisHistory(
-            connection=self.connection,
-            prefix=self.prefix,
-            pipes=self._loop_pipes,
-            delivery=PublishDelivery(lambda group: self._key("g", group)),
-            local=self.local,
-            group_expiry=self.group_expiry,
-        )
-
-    def _new_presence_store(self) -> PresenceStore:
-        return RedisPresence(
-            connection=self.connection,
-            prefix=self.prefix,
-            pipes=self._loop_pipes,
-            lease=self.presence_lease,
-        )
+    def _group_delivery(self) -> Delivery:
+        return PublishDelivery(lambda group: self._key("g", group))
 
     async def _receive(self, channel: str) -> Payload:
         self._require_own_channel(channel, self._inbox)

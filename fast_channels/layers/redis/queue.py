@@ -42,8 +42,6 @@ from typing import Unpack, cast
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers._local import Payload
 from fast_channels.layers.base import logger
-from fast_channels.layers.history import HistoryStore
-from fast_channels.layers.presence import PresenceStore
 from fast_channels.layers.redis._acks import Reporter
 from fast_channels.layers.redis._connection import (
     REDIS_ERRORS,
@@ -51,12 +49,11 @@ from fast_channels.layers.redis._connection import (
     RedisConnection,
     connection_error,
 )
-from fast_channels.layers.redis._history import FanOutDelivery, RedisHistory
+from fast_channels.layers.redis._history import Delivery, FanOutDelivery
 from fast_channels.layers.redis._inbox import InboxReader, now_ms
 from fast_channels.layers.redis._layer import RedisLayerBase, RedisLayerOptions
 from fast_channels.layers.redis._loop import LoopState
 from fast_channels.layers.redis._pipe import Arg, CommandPipe, Script
-from fast_channels.layers.redis._presence import RedisPresence
 from fast_channels.types import Message
 
 __all__ = ["RedisChannelLayer"]
@@ -348,24 +345,8 @@ class RedisChannelLayer(RedisLayerBase):
     def _loop_pipes(self) -> list[CommandPipe]:
         return self._state().pipes
 
-    def _new_history_store(self) -> HistoryStore:
-        delivery = FanOutDelivery(GROUP_SEND, GROUP_SEND_DATA, self._group_send_args)
-        return RedisHistory(
-            connection=self.conn,
-            prefix=self.prefix,
-            pipes=self._loop_pipes,
-            delivery=delivery,
-            local=self.local,
-            group_expiry=self.group_expiry,
-        )
-
-    def _new_presence_store(self) -> PresenceStore:
-        return RedisPresence(
-            connection=self.conn,
-            prefix=self.prefix,
-            pipes=self._loop_pipes,
-            lease=self.presence_lease,
-        )
+    def _group_delivery(self) -> Delivery:
+        return FanOutDelivery(GROUP_SEND, GROUP_SEND_DATA, self._group_send_args)
 
     async def _flush(self) -> None:
         try:
