@@ -18,7 +18,7 @@ from fast_channels.layers._local import LocalCore
 from fast_channels.layers._shared import share
 from fast_channels.layers.base import logger
 from fast_channels.layers.group_options import GroupOptions
-from fast_channels.layers.history import POSITION_KEY, Kept, Position
+from fast_channels.layers.history import POSITION_KEY, Kept, MessagePosition, Position
 from fast_channels.serialization import Serializer
 
 __all__ = ["MemoryHistory"]
@@ -72,7 +72,7 @@ class MemoryHistory:
         ring.last += 1
         ring.entries.append((now, data))
         message = self._serializer.loads(data)
-        message[POSITION_KEY] = {"group": group, "epoch": ring.epoch, "offset": ring.last}
+        message[POSITION_KEY] = MessagePosition(group, ring.epoch, ring.last)
         self._local.counters.group_sends += 1
         _, skipped = self._local.fan_out(group, share(message))
         if skipped:

@@ -7,7 +7,7 @@ and ``history_ttl`` seconds. Groups without it cost nothing more than before.
 Positions
     Each kept message gets the next *offset* of its group (1, 2, 3, ...), and every member
     receives it with ``message["position"] == {"group": ..., "epoch": ..., "offset": ...}``
-    (a key the layer sets: a message sent to such a group must not carry its own
+    (a read-only dict, :class:`MessagePosition`, shared by the receivers; a key the layer sets: a message sent to such a group must not carry its own
     ``"position"``; it is refused with ``InvalidMessageError``). The *epoch* names one
     unbroken history of the group: it changes when the history is lost (Redis restarted
     without persistence or was flushed, ``flush()``, the group idle past its keys' expiry,
@@ -55,7 +55,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol, cast, runtime_checkable
+from typing import Literal, NamedTuple, NoReturn, Protocol, cast, runtime_checkable
 
 from fast_channels.exceptions import (
     DecryptionError,
@@ -75,6 +75,7 @@ __all__ = [
     "HistoryMethods",
     "HistoryStore",
     "Kept",
+    "MessagePosition",
     "Position",
     "Recovered",
     "Recovery",
@@ -94,6 +95,34 @@ message starts with it."""
 
 _EPOCH = re.compile(r"[0-9a-zA-Z]{1,64}", re.ASCII)
 _MAX_OFFSET = 2**63 - 1
+
+
+def _read_only(*args: object, **kwargs: object) -> NoReturn:
+    raise TypeError(
+        "a message's position is shared by every receiver and read-only: "
+        "copy it with dict(message['position']) to change it"
+    )
+
+
+class MessagePosition(dict[str, str | int]):
+    """What a kept message carries under ``"position"``: ``{"group", "epoch", "offset"}``.
+
+    A plain dict to read, compare and serialize (JSON, msgpack), but read-only: every
+    receiver of a group message shares it, so changing it raises ``TypeError``
+    (``Position.of(message)`` gives a :class:`Position`; copy it with ``dict(...)``).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, group: str, epoch: str, offset: int) -> None:
+        super().__init__(group=group, epoch=epoch, offset=offset)
+
+    __setitem__ = __delitem__ = _read_only
+    clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type[MessagePosition], tuple[str, str, int]]:
+        return MessagePosition, (str(self["group"]), str(self["epoch"]), int(self["offset"]))
+
 
 UnrecoverableReason = Literal["epoch", "trimmed", "ahead"]
 """Why a history cannot give what was missed (see :class:`Unrecoverable`)."""
@@ -229,8 +258,8 @@ def frame(group: str, epoch: str, offset: int, data: bytes) -> bytes:
     return b"%s%s:%d:%s%s%s" % (MARK, epoch.encode(), offset, group.encode(), MARK, data)
 
 
-def split_frame(payload: bytes) -> tuple[dict[str, str | int], bytes] | None:
-    """(position dict, data) of a framed payload, or None if it is not one."""
+def split_frame(payload: bytes) -> tuple[MessagePosition, bytes] | None:
+    """(position, data) of a framed payload, or None if it is not one."""
     if payload[:1] != MARK:
         return None
     end = payload.find(MARK, 1)
@@ -238,7 +267,7 @@ def split_frame(payload: bytes) -> tuple[dict[str, str | int], bytes] | None:
         return None
     try:
         epoch, offset, group = payload[1:end].decode("ascii").split(":", 2)
-        return {"group": group, "epoch": epoch, "offset": int(offset)}, payload[end + 1 :]
+        return MessagePosition(group, epoch, int(offset)), payload[end + 1 :]
     except ValueError:
         return None
 
@@ -385,7 +414,7 @@ class HistoryMethods(LayerParts):
             except (DecryptionError, InvalidMessageError):
                 self.local.counters.undecodable += 1
                 continue
-            message[POSITION_KEY] = {"group": group, "epoch": kept.epoch, "offset": offset}
+            message[POSITION_KEY] = MessagePosition(group, kept.epoch, offset)
             messages.append(message)
         return Recovered(group, current, tuple(messages))
 

@@ -330,7 +330,9 @@ async def test_each_member_gets_its_own_copy_of_a_kept_message(make_layer: MakeL
     await layer.group_send("room.1", {"type": "chat", "n": 2})
     for expected in ({"tags": ["a"], "n": 1}, {"n": 2}):
         first, second = await receive(layer, one), await receive(layer, two)
-        first["position"]["offset"] = -1
+        with pytest.raises(TypeError, match="read-only"):
+            first["position"]["offset"] = -1
         first.get("tags", []).append("changed")
+        first["position"] = None
         assert second["position"]["offset"] == expected["n"]
         assert {k: second[k] for k in expected} == expected
