@@ -7,8 +7,9 @@ and ``history_ttl`` seconds. Groups without it cost nothing more than before.
 Positions
     Each kept message gets the next *offset* of its group (1, 2, 3, ...), and every member
     receives it with ``message["position"] == {"group": ..., "epoch": ..., "offset": ...}``
-    (a read-only dict, :class:`MessagePosition`, shared by the receivers; a key the layer sets: a message sent to such a group must not carry its own
-    ``"position"``; it is refused with ``InvalidMessageError``). The *epoch* names one
+    (a read-only dict, :class:`MessagePosition`, shared by the receivers). The layer sets
+    that key: a message sent to such a group must not carry its own ``"position"``; it is
+    refused with ``InvalidMessageError``. The *epoch* names one
     unbroken history of the group: it changes when the history is lost (Redis restarted
     without persistence or was flushed, ``flush()``, the group idle past its keys' expiry,
     a new in-memory layer), and offsets start again at 1 under the new epoch. A
