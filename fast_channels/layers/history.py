@@ -54,9 +54,9 @@ Where it is kept
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, NoReturn, Protocol, cast, runtime_checkable
+from typing import ClassVar, Literal, NamedTuple, NoReturn, Protocol, cast, runtime_checkable
 
 from fast_channels.exceptions import (
     DecryptionError,
@@ -98,6 +98,9 @@ _EPOCH = re.compile(r"[0-9a-zA-Z]{1,64}", re.ASCII)
 _MAX_OFFSET = 2**63 - 1
 
 
+_Refused = Callable[..., NoReturn]
+
+
 def _read_only(*args: object, **kwargs: object) -> NoReturn:
     raise TypeError(
         "a message's position is shared by every receiver and read-only: "
@@ -118,8 +121,14 @@ class MessagePosition(dict[str, str | int]):
     def __init__(self, group: str, epoch: str, offset: int) -> None:
         super().__init__(group=group, epoch=epoch, offset=offset)
 
-    __setitem__ = __delitem__ = _read_only
-    clear = pop = popitem = setdefault = update = __ior__ = _read_only
+    __setitem__: ClassVar[_Refused] = _read_only
+    __delitem__: ClassVar[_Refused] = _read_only
+    __ior__: ClassVar[_Refused] = _read_only
+    clear: ClassVar[_Refused] = _read_only
+    pop: ClassVar[_Refused] = _read_only
+    popitem: ClassVar[_Refused] = _read_only
+    setdefault: ClassVar[_Refused] = _read_only
+    update: ClassVar[_Refused] = _read_only
 
     def __reduce__(self) -> tuple[type[MessagePosition], tuple[str, str, int]]:
         return MessagePosition, (str(self["group"]), str(self["epoch"]), int(self["offset"]))
