@@ -91,6 +91,10 @@ def _summary_line(record: dict[str, Any]) -> str:
         return "FAILED " + (record["error"] or "").strip().splitlines()[-1][:160]
     if "churn_rate" in m:
         return f"{m['churn_rate']:,.0f} ops/s errors={m['churn_errors']}"
+    if "recover_rate" in m:
+        each = m["recover_deliveries"] // max(m["recover_runs"], 1)
+        return (f"{m['recover_p50_us'] / 1000:,.2f} ms per {each:,} messages, "
+                f"{m['recover_rate']:,.0f} msgs/s lost={m['load_lost']}")  # fmt: skip
     rate = m.get("load_rate")
     p50 = m.get("unloaded_done_p50_us") or m.get("unloaded_lat_p50_us") or m.get("load_lat_p50_us")
     text = f"{rate:,.0f}/s" if rate else "no deliveries"
@@ -164,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         for scenario in scenarios:
             for mode in modes:
                 cases = [i for i in runnable if mode == "1proc" or i.cross_process]
+                if scenario.history:  # only our layers keep history
+                    cases = [i for i in cases if i.role == "ours"]
+                if scenario.kind == "recover" and mode != "1proc":
+                    cases = []  # one process reads the history: a second adds nothing
                 for rep in range(reps):
                     shift = rep % max(len(cases), 1)
                     for impl in cases[shift:] + cases[:shift]:

@@ -43,7 +43,8 @@ class Impl:
     """``ours``, ``peer`` or ``ceiling``."""
     module: str
     attr: str
-    open: Callable[[str, int], Awaitable[Any]]
+    open: Callable[..., Awaitable[Any]]
+    """``open(url, capacity, **options)``: options our layers take (see ``layer_options``)."""
 
     @property
     def cross_process(self) -> bool:
@@ -65,10 +66,10 @@ def _load(module: str, attr: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def _opener(module: str, attr: str, *, redis: bool) -> Callable[[str, int], Awaitable[Any]]:
-    async def open_layer(url: str, capacity: int) -> Any:
+def _opener(module: str, attr: str, *, redis: bool) -> Callable[..., Awaitable[Any]]:
+    async def open_layer(url: str, capacity: int, **options: Any) -> Any:
         cls = _load(module, attr)
-        wanted: dict[str, Any] = {"capacity": capacity}
+        wanted: dict[str, Any] = {"capacity": capacity, **options}
         if redis:
             wanted["hosts"] = [url]
         return cls(**_kwargs_accepted(cls, wanted))
@@ -76,8 +77,8 @@ def _opener(module: str, attr: str, *, redis: bool) -> Callable[[str, int], Awai
     return open_layer
 
 
-def _raw_opener(attr: str, *, pipelined: bool) -> Callable[[str, int], Awaitable[Any]]:
-    async def open_layer(url: str, capacity: int) -> Any:
+def _raw_opener(attr: str, *, pipelined: bool) -> Callable[..., Awaitable[Any]]:
+    async def open_layer(url: str, capacity: int, **options: Any) -> Any:
         return _load("bench.raw", attr)(url, pipelined=pipelined)
 
     return open_layer

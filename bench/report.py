@@ -22,6 +22,7 @@ LAYER_METRICS = (
     "unloaded_lat_p50_us", "unloaded_lat_p99_us", "unloaded_done_p50_us", "unloaded_done_p99_us",
     "load_sender_cpu_us", "load_recv_cpu_us", "load_lost", "load_send_errors",
     "churn_rate", "churn_errors", "churn_cpu_us", "redis_cpu_us",
+    "recover_p50_us", "recover_p99_us", "recover_rate", "recover_cpu_us",
     "connect_total_s", "connect_p50_us", "connect_p99_us", "connected",
     "server_cpu_us_per_delivery", "server_rss_per_conn_kib",
 )  # fmt: skip
@@ -213,6 +214,20 @@ def _scenario_tables(
                              f"| {_cell(get(impl, 'churn_cpu_us'), 1, False)} "
                              f"| {_cell(get(impl, 'redis_cpu_us'), 1, False)} "
                              f"| {_cell(get(impl, 'churn_errors'), 0, False)} |")  # fmt: skip
+            continue
+        if scenario.startswith("recover"):
+            lines += ["| implementation | recovery p50 ms | recovery p99 ms | msgs/s | "
+                      "CPU µs/msg | Redis CPU µs/msg | lost |",
+                      "|---|---|---|---|---|---|---|"]  # fmt: skip
+            for impl in impls:
+                p50, p99 = get(impl, "recover_p50_us"), get(impl, "recover_p99_us")
+                lines.append(f"| {names.get(impl, impl)} "
+                             f"| {_cell({k: v / 1000 for k, v in p50.items()}, 2, False)} "
+                             f"| {_cell({k: v / 1000 for k, v in p99.items()}, 2, False)} "
+                             f"| {_cell(get(impl, 'recover_rate'))} "
+                             f"| {_cell(get(impl, 'recover_cpu_us'), 2, False)} "
+                             f"| {_cell(get(impl, 'redis_cpu_us'), 2, False)} "
+                             f"| {_cell(get(impl, 'load_lost'), 0, False)} |")  # fmt: skip
             continue
         fan = scenario.startswith(("fanout", "e2e"))
         lat = "done" if scenario.startswith("fanout") else "lat"

@@ -5,6 +5,11 @@
 * ``fanout-N`` — ``group_send`` to a group of N channels, each with its own receive loop
   (as N consumers would have).
 * ``churn`` — 100 tasks each doing ``group_add`` then ``group_discard`` over 10 groups.
+* ``fanout-N-history`` — ``fanout-N`` with the group keeping history (our layers only):
+  against ``fanout-N`` of the same run, what recording each message costs.
+* ``recover-1000`` — a member leaves a group keeping history, 1,000 messages are sent, and
+  it comes back with ``group_recover(since=...)``: the time to get all 1,000, in order (one
+  process; our layers only).
 
 A run has phases: warm-up (not measured), *load* (``window`` messages outstanding for
 ``duration`` seconds: throughput and latency under load) and, where it makes sense,
@@ -27,24 +32,38 @@ from bench.acks import AckReader, AckWriter, Window
 from bench.impls import LayerLike
 from bench.stats import summarize_latency
 
-__all__ = ["SCENARIOS", "Receiver", "Scenario", "Timing", "Tracker", "run_churn", "run_sender"]
+__all__ = [
+    "SCENARIOS",
+    "Receiver",
+    "Scenario",
+    "Timing",
+    "Tracker",
+    "layer_options",
+    "run_churn",
+    "run_recover",
+    "run_sender",
+]
 
 WARM, LOAD, UNLOADED = 0, 1, 2
 PHASE_NAMES = {WARM: "warm", LOAD: "load", UNLOADED: "unloaded"}
 GROUP = "bench.group"
 PAYLOAD = "x" * 64
+MISSED = 1000
+"""Messages a ``recover`` scenario's member misses, then recovers."""
 
 
 @dataclass(frozen=True)
 class Scenario:
     key: str
     kind: str
-    """``p2p``, ``fanout`` or ``churn``."""
+    """``p2p``, ``fanout``, ``churn`` or ``recover``."""
     channels: int
     senders: int = 1
     window: int = 1
     unloaded: bool = True
     headline: bool = False
+    history: bool = False
+    """The group keeps history (``group_options``): our layers only."""
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -55,7 +74,19 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("fanout-100", "fanout", channels=100, window=20),
     Scenario("fanout-1000", "fanout", channels=1000, window=4, headline=True),
     Scenario("churn", "churn", channels=100, senders=100, unloaded=False),
+    Scenario("fanout-10-history", "fanout", channels=10, window=100, history=True),
+    Scenario("fanout-1000-history", "fanout", channels=1000, window=4, history=True),
+    Scenario("recover-1000", "recover", channels=1, unloaded=False, history=True),
 )  # fmt: skip
+
+
+def layer_options(scenario: Scenario) -> dict[str, Any]:
+    """Extra options to open our layers with for ``scenario`` (history on its group)."""
+    if not scenario.history:
+        return {}
+    from fast_channels.layers import GroupOptions
+
+    return {"group_options": {GROUP: GroupOptions(history_size=MISSED, history_ttl=3600)}}
 
 
 @dataclass(frozen=True)
@@ -290,6 +321,44 @@ async def run_churn(
         "churn_first_error": errors[0] if errors else None,
         "churn_cpu_us": (cpu1 - cpu0) / max(ops, 1) * 1e6,
     }
+
+
+async def run_recover(layer: Any, scenario: Scenario, duration: float) -> dict[str, Any]:
+    """A member misses ``MISSED`` messages, then recovers them, again and again for
+    ``duration`` seconds (at least 5 times): how long each recovery takes."""
+    from fast_channels.layers import Recovered
+
+    channel = await layer.new_channel()
+    start = (await layer.group_recover(GROUP, channel)).position
+    await layer.group_discard(GROUP, channel)
+    for first in range(0, MISSED, 50):
+        await asyncio.gather(*(
+            layer.group_send(GROUP, {"type": "bench.message", "s": i, "x": PAYLOAD})
+            for i in range(first, min(first + 50, MISSED))
+        ))  # fmt: skip
+    took: list[int] = []
+    lost = 0
+    cpu0 = time.process_time()
+    deadline = time.monotonic() + duration
+    while len(took) < 5 or time.monotonic() < deadline:
+        t0 = time.monotonic_ns()
+        result = await layer.group_recover(GROUP, channel, start)
+        took.append(time.monotonic_ns() - t0)
+        got = result.messages if isinstance(result, Recovered) else ()
+        if [m["s"] for m in got] != list(range(MISSED)):
+            lost += MISSED - len(got)
+        await layer.group_discard(GROUP, channel)
+    cpu = time.process_time() - cpu0
+    recovered = len(took) * MISSED - lost
+    out: dict[str, Any] = {
+        "recover_runs": len(took),
+        "recover_deliveries": recovered,
+        "load_lost": lost,
+        "recover_cpu_us": cpu / max(recovered, 1) * 1e6,
+        "recover_rate": recovered / (sum(took) / 1e9),
+    }
+    out.update(summarize_latency(took, "recover"))
+    return out
 
 
 def scenario_by_key(key: str) -> Scenario:

@@ -22,7 +22,14 @@ from typing import Any
 
 from bench.acks import AckReader, Acks, AckWriter, PipeAckReader, PipeAckWriter
 from bench.impls import by_key, close_layer
-from bench.scenarios import Receiver, run_churn, run_sender, scenario_by_key
+from bench.scenarios import (
+    Receiver,
+    layer_options,
+    run_churn,
+    run_recover,
+    run_sender,
+    scenario_by_key,
+)
 from bench.servers import raise_fd_limit
 
 __all__ = ["JobError", "Pool", "measuring", "recv_async"]
@@ -75,10 +82,16 @@ async def _start_measuring() -> None:
 
 async def _solo(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     impl, scenario, timing = by_key(job["impl"]), scenario_by_key(job["scenario"]), job["timing"]
-    layer = await impl.open(job["url"], timing.capacity)
+    layer = await impl.open(job["url"], timing.capacity, **layer_options(scenario))
     try:
         if scenario.kind == "churn":
             return await run_churn(layer, scenario, timing.duration, _start_measuring)
+        if scenario.kind == "recover":
+            measuring(True)
+            try:
+                return await run_recover(layer, scenario, timing.duration)
+            finally:
+                measuring(False)
         acks = Acks()
         receiver = Receiver(layer, scenario, AckWriter(acks))
         info = await receiver.setup()
@@ -97,7 +110,7 @@ async def _receiver(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     if ctx.ack_out is None:
         raise JobError("this worker has no acknowledgement pipe to write")
     impl, scenario, timing = by_key(job["impl"]), scenario_by_key(job["scenario"]), job["timing"]
-    layer = await impl.open(job["url"], timing.capacity)
+    layer = await impl.open(job["url"], timing.capacity, **layer_options(scenario))
     try:
         receiver = Receiver(layer, scenario, PipeAckWriter(ctx.ack_out))
         info = await receiver.setup()
@@ -114,7 +127,7 @@ async def _sender(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     if ctx.ack_in is None:
         raise JobError("this worker has no acknowledgement pipe to read")
     impl, scenario, timing = by_key(job["impl"]), scenario_by_key(job["scenario"]), job["timing"]
-    layer = await impl.open(job["url"], timing.capacity)
+    layer = await impl.open(job["url"], timing.capacity, **layer_options(scenario))
     acks = PipeAckReader(ctx.ack_in)
     try:
         await ctx.ready()
@@ -129,7 +142,7 @@ async def _sender(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
 
 async def _churn(job: dict[str, Any], ctx: _Context) -> dict[str, Any]:
     impl, scenario, timing = by_key(job["impl"]), scenario_by_key(job["scenario"]), job["timing"]
-    layer = await impl.open(job["url"], timing.capacity)
+    layer = await impl.open(job["url"], timing.capacity, **layer_options(scenario))
 
     async def barrier() -> None:
         await ctx.ready()

@@ -37,6 +37,7 @@ from demo.layers import (
     redis_url,
 )
 from demo.progress import ProgressStore, make_progress
+from demo.rooms import RoomConsumer
 from fast_channels.exceptions import ChannelFull, InvalidChannelNameError
 from fast_channels.layers import (
     BaseChannelLayer,
@@ -111,10 +112,15 @@ def create_app(*, progress: ProgressStore | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.add_websocket_route("/ws/chat/{room}", ChatConsumer.as_asgi())
     app.router.add_websocket_route("/ws/events", EventsConsumer.as_asgi(progress=store))
+    app.router.add_websocket_route("/ws/rooms/{room}", RoomConsumer.as_asgi())
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/rooms", include_in_schema=False)
+    async def rooms() -> FileResponse:
+        return FileResponse(STATIC / "rooms.html")  # presence and history: demo/rooms.py
 
     @app.get("/info")
     async def info() -> Info:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from demo.rooms import room_options
 from fast_channels.exceptions import LayerConnectionError
 from fast_channels.layers import ChannelLayer, InMemoryChannelLayer
 from fast_channels.layers.redis import RedisChannelLayer
@@ -26,8 +27,8 @@ def redis_url() -> str | None:
 def make_layer(url: str | None) -> ChannelLayer:
     """A Redis queue layer on ``url`` (shared by every process), or an in-memory layer."""
     if url is None:
-        return InMemoryChannelLayer()
-    return RedisChannelLayer(hosts=[url])
+        return InMemoryChannelLayer(group_options=room_options())
+    return RedisChannelLayer(hosts=[url], group_options=room_options())
 
 
 def layer_name(url: str | None) -> str:

@@ -27,6 +27,9 @@ already catches builtins keeps working.
     │       └── BackendAuthenticationError       wrong password or user, or no permission
     ├── BackendRefusedError (RuntimeError)       Redis refused a command (out of memory, ...)
     ├── DecryptionError (ValueError)             no configured key decrypts a message
+    ├── HistoryNotEnabledError (LookupError)     history asked of a group that keeps none
+    ├── InvalidPositionError (ValueError)        a history position that cannot be read
+    ├── PresenceInfoError (ValueError)           presence info that is not a small dict
     ├── SyncCalledFromAsyncError (RuntimeError)  a *_sync method called inside an event loop
     ├── StopConsumer                             raised by a handler to end the consumer
     ├── AcceptConnection                         raised in connect() to accept the handshake
@@ -56,11 +59,13 @@ __all__ = [
     "DecryptionError",
     "DenyConnection",
     "FastChannelsError",
+    "HistoryNotEnabledError",
     "InvalidChannelLayerError",
     "InvalidChannelNameError",
     "InvalidGroupNameError",
     "InvalidMessageError",
     "InvalidNameError",
+    "InvalidPositionError",
     "LayerAlreadyRegisteredError",
     "LayerClosedError",
     "LayerConnectionError",
@@ -68,6 +73,7 @@ __all__ = [
     "MessageTooLarge",
     "MessageTooLargeError",
     "MessageTypeError",
+    "PresenceInfoError",
     "StopConsumer",
     "SyncCalledFromAsyncError",
     "UnknownMessageTypeError",
@@ -223,6 +229,26 @@ class BackendRefusedError(FastChannelsError, RuntimeError):
 
 class DecryptionError(FastChannelsError, ValueError):
     """None of the configured ``symmetric_encryption_keys`` decrypts a message."""
+
+
+class HistoryNotEnabledError(FastChannelsError, LookupError):
+    """History was asked of a group that keeps none (``group_recover``, ``group_history``,
+    ``group_position``).
+
+    A group keeps history when a pattern of the layer's ``group_options`` matching its name
+    gives it ``GroupOptions(history_size=...)``; the message names the group.
+    """
+
+
+class InvalidPositionError(FastChannelsError, ValueError):
+    """A history position cannot be read (``Position.parse``): not ``"<epoch>:<offset>"``
+    nor a mapping with a valid ``epoch`` (1 to 64 ASCII letters or digits) and ``offset``
+    (an int >= 0). Positions come back from clients: treat this as bad client input."""
+
+
+class PresenceInfoError(FastChannelsError, ValueError):
+    """The info given to ``presence_join`` is not a dict of plain values (what a message
+    may hold) with str keys, or is larger than ``MAX_INFO_SIZE`` bytes encoded."""
 
 
 class SyncCalledFromAsyncError(FastChannelsError, RuntimeError):

@@ -48,6 +48,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar, Self
 
+from fast_channels.consumer._positions import GroupPositions
 from fast_channels.consumer._serving import end_serving, stop_tasks
 from fast_channels.consumer._turn import Turn
 from fast_channels.consumer.app import ConsumerApp, check_initkwargs
@@ -59,7 +60,15 @@ from fast_channels.exceptions import (
     UnknownMessageTypeError,
 )
 from fast_channels.layers.base import ChannelLayer
+from fast_channels.layers.history import (
+    HistoryLayer,
+    Position,
+    Recovered,
+    Recovery,
+    Unrecoverable,
+)
 from fast_channels.layers.names import APP_MESSAGE_TYPES, is_server_event_type
+from fast_channels.layers.presence import Presence, PresenceLayer
 from fast_channels.layers.registry import get_channel_layer
 from fast_channels.types import Message, Receive, Scope, Send
 
@@ -139,6 +148,9 @@ class AsyncConsumer:
             "dispatch_in_turn",
             "join_group",
             "leave_group",
+            "position",
+            "present",
+            "recover",
             "send",
         }
     )
@@ -154,6 +166,7 @@ class AsyncConsumer:
         self._channel_name: str | None = None
         self._base_send: Send | None = None
         self._joined: dict[str, None] = {}  # an ordered set: O(1) join and leave
+        self._positions: GroupPositions | None = None  # groups recover() caught up
         self._readers: list[asyncio.Task[None]] = []
         self._client_gone = False
         self._turn = Turn()  # held by whichever source's handler runs
@@ -240,18 +253,90 @@ class AsyncConsumer:
         """
         return self._client_send()
 
-    async def join_group(self, group: str) -> None:
+    async def join_group(self, group: str, *, info: Mapping[str, object] | None = None) -> None:
         """Add this connection's channel to ``group``; it is left when the connection ends.
 
         For groups chosen at run time (``f"room-{room}"``); ``groups`` lists fixed ones.
+        With ``info`` (a small dict, e.g. ``{"user": "ada"}``), the connection is also
+        *present* in the group with it until it leaves (``present()``, and
+        ``presence.joined`` / ``presence.left`` events where the group asks for them; see
+        :mod:`fast_channels.layers.presence`).
         """
-        await self.channel_layer.group_add(group, self.channel_name)
+        if info is None:
+            await self.channel_layer.group_add(group, self.channel_name)
+        else:
+            await self._presence_layer().presence_join(group, self.channel_name, info)
         self._joined[group] = None
 
     async def leave_group(self, group: str) -> None:
-        """Remove this connection's channel from ``group`` now (no error if not a member)."""
+        """Remove this connection's channel from ``group`` now (no error if not a member);
+        its presence there and the tracking of its history position end too."""
         await self.channel_layer.group_discard(group, self.channel_name)
         self._joined.pop(group, None)
+        if self._positions is not None:
+            self._positions.forget(group)
+
+    async def present(self, group: str) -> Presence:
+        """Who is present in ``group`` now, in every process: channel -> info, with
+        ``count`` and ``users(key)`` (see :class:`~fast_channels.layers.presence.Presence`)."""
+        return await self._presence_layer().presence(group)
+
+    async def recover(self, group: str, since: Position | None = None) -> Recovery:
+        """Join ``group`` (if not yet) and catch up on its history since ``since``.
+
+        Each message kept after ``since`` (``None``: all the group keeps) is dispatched to
+        its handler now, oldest first, before any live message of the group; live ones that
+        the recovery already dispatched are dropped, so the handlers see every message once,
+        in order. Returns the :class:`~fast_channels.layers.history.Recovery`:
+        ``result.recovered`` is False when the history could not give what was missed (it
+        was lost or trimmed: tell the client to reload), and ``result.position`` is where
+        the connection now is (give it to a client that has none). Call it from a handler,
+        e.g. ``connect()`` after ``accept()``. The group must keep history
+        (``GroupOptions(history_size=...)``), else ``HistoryNotEnabledError``.
+
+        Afterwards :meth:`position` follows each message of the group dispatched, and a
+        ``layer.reconnected`` notice recovers the group again from there (see
+        :meth:`layer_reconnected`).
+        """
+        layer = self.channel_layer
+        if not isinstance(layer, HistoryLayer):
+            raise ConsumerError(
+                f"{type(self).__name__}.recover() needs a layer that keeps group history; "
+                f"{type(layer).__name__} does not (use a fast-channels layer)"
+            )
+        result = await layer.group_recover(group, self.channel_name, since)
+        self._joined[group] = None
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = GroupPositions()
+        positions.start(result)
+        if isinstance(result, Recovered):
+            for message in result.messages:
+                await self.dispatch(message)
+        return result
+
+    def position(self, group: str) -> Position | None:
+        """Where this connection is in ``group``'s history: the position of the last message
+        of it dispatched since :meth:`recover` (None if the group was not recovered)."""
+        return None if self._positions is None else self._positions.last(group)
+
+    def _presence_layer(self) -> PresenceLayer:
+        layer = self.channel_layer
+        if not isinstance(layer, PresenceLayer):
+            raise ConsumerError(
+                f"{type(self).__name__} asked for presence, which {type(layer).__name__} does "
+                "not keep (use a fast-channels layer)"
+            )
+        return layer
+
+    async def presence_joined(self, message: Message) -> None:
+        """A channel joined the presence of a group that asks for events
+        (``GroupOptions(presence_events=True)``): ``message["group"]``, ``["channel"]``,
+        ``["info"]``. Does nothing by default; override it to tell the client."""
+
+    async def presence_left(self, message: Message) -> None:
+        """A present channel left a group that asks for events (or its process's lease ran
+        out): ``message["group"]``, ``["channel"]``, ``["info"]``. Does nothing by default."""
 
     async def layer_reconnected(self, message: Message) -> None:
         """The channel layer may have lost messages meant for this connection.
@@ -259,9 +344,24 @@ class AsyncConsumer:
         Sent by the layer itself (type ``"layer.reconnected"``) after Redis restarted or
         lost its data, or a subscriber reconnected: ``message["reason"]`` says which and
         ``message["lost"]`` how many messages are known lost (None: unknown). The groups
-        joined are already restored. Does nothing by default; override it to resync, e.g.
-        tell the client to reload what it shows.
+        joined are already restored. By default, groups caught up with :meth:`recover` are
+        recovered again from :meth:`position`, so their missed messages are dispatched now
+        (one that cannot be is logged as a warning); nothing else is done. Override it to
+        resync the rest, e.g. tell the client to reload what it shows (call
+        ``super().layer_reconnected(message)`` to keep the recovery).
         """
+        if self._positions is None:
+            return
+        for group in self._positions.groups():
+            result = await self.recover(group, self.position(group))
+            if isinstance(result, Unrecoverable):
+                logger.warning(
+                    "%s could not recover group %r after %s (%s): messages may be missing",
+                    type(self).__name__,
+                    group,
+                    message.get("reason"),
+                    result.reason,
+                )
 
     async def dispatch(self, message: Message) -> None:
         """Call the handler of ``message["type"]`` (``"chat.message"`` → ``chat_message``)."""
@@ -525,7 +625,10 @@ class AsyncConsumer:
         raise error
 
     def _should_dispatch(self, message: Message, *, from_layer: bool) -> bool:
-        """Whether an event taken is still worth handling (layer messages stop at disconnect)."""
+        """Whether an event taken is still worth handling (layer messages stop at disconnect;
+        those a recovery already dispatched are duplicates)."""
+        if from_layer and self._positions is not None and not self._positions.admit(message):
+            return False
         return not (from_layer and self._client_gone)
 
     async def _finish(self, error: BaseException | None) -> None:

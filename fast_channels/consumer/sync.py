@@ -49,13 +49,13 @@ import weakref
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ClassVar, TypeVar, cast
 
+from fast_channels.consumer._json import encode_json_text
 from fast_channels.consumer.app import ConsumerApp, check_initkwargs
 from fast_channels.consumer.base import AsyncConsumer
 from fast_channels.consumer.websocket import (
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
     WebSocketState,
-    encode_json_text,
 )
 from fast_channels.exceptions import (
     ConsumerError,

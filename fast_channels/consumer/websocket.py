@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import enum
 import inspect
-import json
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, ClassVar, NoReturn, overload
+from typing import Any, ClassVar, overload
 
+from fast_channels.consumer._json import decode_json_text, encode_json_text
 from fast_channels.consumer.base import AsyncConsumer, logger
 from fast_channels.exceptions import (
     AcceptConnection,
@@ -57,21 +57,6 @@ _UNSENDABLE_CODES = frozenset({1005, 1006, 1015})
 _MAX_REASON_BYTES = 123
 _UNAVAILABLE_REASON = "channel layer unavailable"
 _warned_no_answer: set[type] = set()  # consumer classes whose connect() forgot to answer
-
-
-def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
-
-
-# The json module's defaults, except that NaN and Infinity are refused both ways.
-_JSON_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-_JSON_ENCODER = json.JSONEncoder(allow_nan=False)
-
-
-def encode_json_text(content: object) -> str:
-    """``content`` as JSON text, as the JSON consumers encode it by default: ``ValueError``
-    for a NaN or infinite float, ``TypeError`` for a value JSON has no form for."""
-    return _JSON_ENCODER.encode(content)
 
 
 class WebSocketState(enum.Enum):
@@ -455,7 +440,7 @@ class AsyncJsonWebsocketConsumer(AsyncWebsocketConsumer):
         An override may be ``async def``, as in Django Channels and fast-channels 1.x
         (told apart once, when the class is created, not on each frame).
         """
-        return _JSON_DECODER.decode(text_data)
+        return decode_json_text(text_data)
 
     @classmethod
     def encode_json(cls, content: object) -> str | Awaitable[str]:

@@ -9,12 +9,14 @@ packed form (a deep copy that costs what decoding does).
 
 from __future__ import annotations
 
+from fast_channels.layers.history import POSITION_KEY, MessagePosition
 from fast_channels.serialization import MsgpackSerializer
 from fast_channels.types import Message
 
 __all__ = ["own_copy", "share"]
 
-_IMMUTABLE = frozenset({str, bytes, int, float, bool, type(None)})
+# A kept message's position is a read-only dict (shared by every receiver, never copied).
+_IMMUTABLE = frozenset({str, bytes, int, float, bool, type(None), MessagePosition})
 _PLAIN = MsgpackSerializer()
 
 
@@ -39,5 +41,9 @@ def share(message: Message) -> Message:
 def own_copy(payload: Message) -> Message:
     """A receiver's own copy of a message made by :func:`share` (or any dict)."""
     if isinstance(payload, _Nested):
-        return _PLAIN.loads(payload.packed)
+        copy = _PLAIN.loads(payload.packed)
+        position = payload.get(POSITION_KEY)
+        if type(position) is MessagePosition:  # read-only, as in every kept message
+            copy[POSITION_KEY] = position
+        return copy
     return dict(payload)

@@ -50,6 +50,8 @@ from fast_channels.layers._options import keyword_options, unknown_option
 from fast_channels.layers._shared import own_copy, share
 from fast_channels.layers._v1_helpers import V1LayerHelpers, missing_method
 from fast_channels.layers.contract import ChannelLayer
+from fast_channels.layers.group_options import GroupOptions, GroupOptionsMap, GroupRules
+from fast_channels.layers.history import MARK, HistoryMethods
 from fast_channels.layers.names import (
     APP_MESSAGE_TYPES,
     VALID_CHANNELS,
@@ -60,6 +62,7 @@ from fast_channels.layers.names import (
     require_group_name,
 )
 from fast_channels.layers.overflow import OverflowPolicy
+from fast_channels.layers.presence import PresenceMethods
 from fast_channels.layers.statistics import LayerStatistics
 from fast_channels.serialization import Serializer, make_serializer
 from fast_channels.sync import SyncLayerMethods
@@ -89,7 +92,7 @@ def _positive(name: str, value: object, *, integer: bool = False) -> None:
         raise ConfigurationError(f"{name} must be {kind}, got {value!r}")
 
 
-class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
+class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, HistoryMethods, PresenceMethods, ABC):
     """Validation, encoding, capacity and expiry rules shared by every backend.
 
     A backend implements the ``_``-prefixed transport methods only; they receive names
@@ -100,6 +103,9 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
     helpers 1.x gave it (``get_capacity``, ``non_local_name``, ...: see
     :mod:`fast_channels.layers._v1_helpers`); a method it implements neither way raises
     ``NotImplementedError``, and ``aclose()`` calls its own ``close()``.
+
+    Opt-in, per group: history with recovery (``group_options``; :mod:`.history`) and
+    presence with leases of ``presence_lease`` seconds (:mod:`.presence`).
     """
 
     extensions: Sequence[str] = ("groups", "flush")
@@ -115,11 +121,14 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
         channel_capacity: Mapping[str | re.Pattern[str], int] | None = None,
         symmetric_encryption_keys: Sequence[str | bytes] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        group_options: GroupOptionsMap | None = None,
+        presence_lease: float = 10.0,
         **unknown: Never,
     ) -> None:
         if unknown:
             raise unknown_option(type(self), unknown, keyword_options(BaseChannelLayer))
         _positive("expiry", expiry)
+        _positive("presence_lease", presence_lease)
         _positive("group_expiry", group_expiry)
         _positive("capacity", capacity, integer=True)
         _positive("max_message_size", max_message_size, integer=True)
@@ -131,11 +140,25 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
         self._capacity_cache: dict[str, int] = {}
         self.serializer: Serializer = make_serializer(symmetric_encryption_keys)
         self._closed = False
+        self._group_rules: GroupRules = GroupRules(group_options)
+        self._optioned = bool(self._group_rules.patterns)  # read by every group_send
+        self.presence_lease: float = float(presence_lease)
         self.local: LocalCore = self._new_core()
+        self._history = None
+        self._presence = None
+        self._heartbeat = None
 
     def _renew_core(self) -> None:
-        """Start afresh with an empty local core (a forked child: none of its parent's)."""
+        """Start afresh with an empty local core (a forked child: none of its parent's),
+        and no history or presence of the parent's (its leases are the parent's to renew)."""
         self.local = self._new_core()
+        self._history = None
+        self._presence = None
+        self._heartbeat = None
+
+    def group_options_for(self, group: str) -> GroupOptions | None:
+        """The ``group_options`` of ``group`` (the first matching pattern's), or None."""
+        return self._group_rules.get(group)
 
     def _new_core(self) -> LocalCore:
         return LocalCore(
@@ -238,9 +261,18 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
         try:
             return self.serializer.loads(payload)
         except (DecryptionError, InvalidMessageError) as exc:
-            self.local.counters.undecodable += 1
-            logger.error("dropped a message on channel %r: %s", channel, exc)
-            return None
+            error = exc
+        if payload[:1] == MARK:  # a kept message, framed with its position: rare, so here
+            try:
+                framed = self._decode_framed(payload)
+            except (DecryptionError, InvalidMessageError) as exc:
+                error = exc
+            else:
+                if framed is not None:
+                    return framed
+        self.local.counters.undecodable += 1
+        logger.error("dropped a message on channel %r: %s", channel, error)
+        return None
 
     @staticmethod
     def shared(message: Message) -> Message:
@@ -337,25 +369,40 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
         await self._group_add(group, channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
-        """Remove ``channel`` from ``group``; a no-op if it is not a member."""
+        """Remove ``channel`` from ``group``; a no-op if it is not a member. A presence
+        ``presence_join`` gave it through this layer object ends too."""
         self._check_open()
         self.require_valid_group_name(group)
         self.require_valid_channel_name(channel)
         await self._group_discard(group, channel)
+        if self._presence is not None:  # presence_join was used: end its presence too
+            await self._end_presence(group, channel)
 
     async def group_send(self, group: str, message: Message) -> None:
         """Send ``message`` to every member of ``group``, encoded once.
 
         Members whose channel is full are skipped, counted in ``statistics()`` and logged.
+        A group that keeps history (``group_options``) records it first, and its members
+        receive it with its ``"position"`` (:mod:`.history`).
         """
         self._check_open()
         self.require_valid_group_name(group)
+        if self._optioned:
+            options = self._group_rules.get(group)
+            if options is not None and options.history_size:
+                await self._send_kept(group, message, options)
+                return
         await self._group_send(group, self.encode(message))
 
     async def flush(self) -> None:
-        """Delete every message and membership of this layer (only this layer's data)."""
+        """Delete every message and membership of this layer (only this layer's data), and
+        the history and presence of its groups (a kept group begins a new epoch)."""
         self._check_open()
         await self._flush()
+        if self._history is not None or self._optioned:
+            await self._history_store().clear()
+        if self._presence is not None:
+            await self._presence.clear()
 
     async def aclose(self) -> None:
         """Release connections and tasks; waiting receivers get ``LayerClosedError``.
@@ -365,6 +412,7 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, ABC):
         if self._closed:
             return
         self._closed = True
+        self._stop_renewing()
         await self._aclose()
 
     async def close(self) -> None:

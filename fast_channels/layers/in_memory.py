@@ -17,7 +17,11 @@ import functools
 
 from fast_channels.exceptions import InvalidChannelNameError
 from fast_channels.layers._local import Payload
+from fast_channels.layers._memory_history import MemoryHistory
+from fast_channels.layers._memory_presence import MemoryPresence
 from fast_channels.layers.base import BaseChannelLayer, logger
+from fast_channels.layers.history import HistoryStore
+from fast_channels.layers.presence import PresenceStore
 
 __all__ = ["InMemoryChannelLayer"]
 
@@ -28,7 +32,9 @@ class InMemoryChannelLayer(BaseChannelLayer):
     ``send`` to a channel holding ``capacity`` messages raises ``ChannelFull``;
     ``group_send`` skips full members, counts them and logs a warning. Messages wait at
     most ``expiry`` seconds, memberships last ``group_expiry`` seconds unless renewed.
-    Configuration is keyword-only, as on :class:`BaseChannelLayer`.
+    Configuration is keyword-only, as on :class:`BaseChannelLayer`. Group history is a ring
+    per group and presence a table in this layer object (:mod:`._memory_history`,
+    :mod:`._memory_presence`).
     """
 
     @functools.cached_property
@@ -79,6 +85,12 @@ class InMemoryChannelLayer(BaseChannelLayer):
             logger.warning(
                 "group_send to %r skipped %d member(s) whose channel is full", group, skipped
             )
+
+    def _new_history_store(self) -> HistoryStore:
+        return MemoryHistory(local=self.local, serializer=self.serializer, idle=self.group_expiry)
+
+    def _new_presence_store(self) -> PresenceStore:
+        return MemoryPresence(local=self.local)
 
     async def _flush(self) -> None:
         self.local.flush()

@@ -19,7 +19,13 @@ from typing import Any, ClassVar, TypedDict, Unpack, cast
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers._options import keyword_options, unknown_option
 from fast_channels.layers.base import BaseChannelLayer, logger
+from fast_channels.layers.group_options import GroupOptionsMap
+from fast_channels.layers.history import HistoryStore
+from fast_channels.layers.presence import PresenceStore
 from fast_channels.layers.redis._connection import HostSpec, RedisConnection
+from fast_channels.layers.redis._history import Delivery, RedisHistory
+from fast_channels.layers.redis._pipe import CommandPipe
+from fast_channels.layers.redis._presence import RedisPresence
 
 __all__ = ["RedisLayerBase", "RedisLayerOptions", "require_prefix"]
 
@@ -51,6 +57,10 @@ class _MessageOptions(TypedDict, total=False):
     max_message_size: int
     """Largest encoded message in bytes (default 1 MiB); a bigger one raises
     ``MessageTooLargeError``."""
+    group_options: GroupOptionsMap | None
+    """History and presence events by group name pattern (see ``GroupOptions``)."""
+    presence_lease: float
+    """Seconds a process's present members outlive its last renewal (default 10)."""
 
 
 class _ConnectionOptions(TypedDict, total=False):
@@ -148,6 +158,34 @@ class RedisLayerBase(BaseChannelLayer):
         each layer, its event loops' connections, tasks and process-local names."""
         self._renew_core()
         self._keep_parents(self.connection.forget_pools())
+
+    # -- history and presence (opt-in; see fast_channels.layers.history / .presence) ----
+
+    def _loop_pipes(self) -> list[CommandPipe]:
+        """The running event loop's command pipe per host (each layer keeps its own)."""
+        raise NotImplementedError
+
+    def _group_delivery(self) -> Delivery:
+        """How this layer delivers one group message, for kept messages (each layer's own)."""
+        raise NotImplementedError
+
+    def _new_history_store(self) -> HistoryStore:
+        return RedisHistory(
+            connection=self.connection,
+            prefix=self.prefix,
+            pipes=self._loop_pipes,
+            delivery=self._group_delivery(),
+            local=self.local,
+            group_expiry=self.group_expiry,
+        )
+
+    def _new_presence_store(self) -> PresenceStore:
+        return RedisPresence(
+            connection=self.connection,
+            prefix=self.prefix,
+            pipes=self._loop_pipes,
+            lease=self.presence_lease,
+        )
 
     @staticmethod
     def _keep_parents(*objects: object) -> None:

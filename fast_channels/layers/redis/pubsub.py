@@ -27,6 +27,7 @@ from fast_channels.exceptions import MessageTooLargeError
 from fast_channels.layers._local import Payload
 from fast_channels.layers.overflow import OverflowPolicy
 from fast_channels.layers.redis._connection import RedisConnection
+from fast_channels.layers.redis._history import Delivery, PublishDelivery
 from fast_channels.layers.redis._layer import RedisLayerBase, RedisLayerOptions
 from fast_channels.layers.redis._loop import LoopClients
 from fast_channels.layers.redis._pipe import CommandPipe
@@ -191,6 +192,15 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         if not await self._publish(shard, self._key("g", group), data):
             self._unheard += 1
         self.local.counters.group_sends += 1
+
+    # -- history and presence (opt-in; see fast_channels.layers.history / .presence) ----
+
+    def _loop_pipes(self) -> list[CommandPipe]:
+        pipes = self._pipes.get(asyncio.get_running_loop())
+        return pipes if pipes is not None else self._enter().pipes
+
+    def _group_delivery(self) -> Delivery:
+        return PublishDelivery(lambda group: self._key("g", group))
 
     async def _receive(self, channel: str) -> Payload:
         self._require_own_channel(channel, self._inbox)

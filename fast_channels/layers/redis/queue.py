@@ -50,10 +50,11 @@ from fast_channels.layers.redis._connection import (
     RedisConnection,
     connection_error,
 )
+from fast_channels.layers.redis._history import Delivery, FanOutDelivery
 from fast_channels.layers.redis._inbox import InboxReader, now_ms
 from fast_channels.layers.redis._layer import RedisLayerBase, RedisLayerOptions
 from fast_channels.layers.redis._loop import LoopState
-from fast_channels.layers.redis._pipe import Script
+from fast_channels.layers.redis._pipe import Arg, CommandPipe, Script
 from fast_channels.layers.redis._recovery import MARK, Marks
 from fast_channels.types import Message
 
@@ -64,6 +65,7 @@ TOKEN_LENGTH = 12
 SEND = Script.load("queue_send")
 SEND_NAMED = Script.load("queue_send_named")
 GROUP_SEND = Script.load("queue_group_send")
+GROUP_SEND_DATA = 6  # the ARGV index of the message in GROUP_SEND (for history)
 GROUP_ADD = Script.load("queue_group_add")
 GROUP_DISCARD = Script.load("queue_group_discard")
 ACK = Script.load("queue_ack")
@@ -422,9 +424,8 @@ class RedisChannelLayer(RedisLayerBase):
         args = (channel, _member_field(channel))
         await pipe.script(GROUP_DISCARD, self._group_keys(group), args)
 
-    async def _group_send(self, group: str, data: bytes) -> None:
-        state = self._state()
-        self.local.counters.group_sends += 1
+    def _group_send_args(self, group: str, data: bytes) -> tuple[tuple[str, ...], tuple[Arg, ...]]:
+        """KEYS and ARGV of GROUP_SEND for ``data`` (ARGV[GROUP_SEND_DATA] is ``data``)."""
         now = now_ms()
         args = (
             now - int(self.group_expiry * 1000),
@@ -436,7 +437,12 @@ class RedisChannelLayer(RedisLayerBase):
             self._ttl,
             TOKEN_LENGTH,
         )
-        keys = self._group_keys(group)
+        return self._group_keys(group), args
+
+    async def _group_send(self, group: str, data: bytes) -> None:
+        state = self._state()
+        self.local.counters.group_sends += 1
+        keys, args = self._group_send_args(group, data)
         if len(state.pipes) == 1:
             replies = [await state.pipes[0].script(GROUP_SEND, keys, args)]
         else:
@@ -447,6 +453,14 @@ class RedisChannelLayer(RedisLayerBase):
             logger.warning(
                 "group_send to %r skipped %d member(s) whose channel is full", group, skipped
             )
+
+    # -- history and presence (opt-in; see fast_channels.layers.history / .presence) ----
+
+    def _loop_pipes(self) -> list[CommandPipe]:
+        return self._state().pipes
+
+    def _group_delivery(self) -> Delivery:
+        return FanOutDelivery(GROUP_SEND, GROUP_SEND_DATA, self._group_send_args)
 
     async def _flush(self) -> None:
         try:
