@@ -89,6 +89,9 @@ MAX_BUCKETS = 1024
 
 _FAILURES: tuple[type[BaseException], ...] = (*REDIS_ERRORS, OSError)
 
+KICK_EVERY = 0.1
+"""Least seconds between two refreshes of the slots started by failing calls."""
+
 MAX_HOPS = 16
 """Redirections one call follows before it gives up (two nodes disagreeing)."""
 
@@ -253,6 +256,7 @@ class ClusterLink(NodeLink):
         self._cluster: RedisCluster | None = None
         self._refreshing: asyncio.Task[None] | None = None
         self._closed = False
+        self._kick_after = 0.0
         self.refreshes: int = 0
         """Times the slots were learnt."""
         self.moved: int = 0
@@ -294,9 +298,12 @@ class ClusterLink(NodeLink):
         await asyncio.shield(task)
 
     def kick(self) -> None:
-        """A node failed: learn the slots again in the background (once at a time)."""
-        if self._closed:
+        """A node failed: learn the slots again in the background (one refresh at a time,
+        at most one per :data:`KICK_EVERY` seconds)."""
+        now = asyncio.get_running_loop().time()
+        if self._closed or now < self._kick_after:
             return
+        self._kick_after = now + KICK_EVERY
         task = self._refreshing
         if task is None or task.done():
             self._refreshing = task = asyncio.get_running_loop().create_task(self._learn())
