@@ -24,7 +24,7 @@ from fast_channels.layers.redis.transport._runtime import stop
 from fast_channels.layers.redis.transport._subscriber import RoutedSubscriptions
 from fast_channels.layers.redis.transport.base import Call, Placement, Pop, Sink, Subscriptions
 
-__all__ = ["FixedLink", "Node", "NodeLink", "Operation", "PoolOptions", "describe_server"]
+__all__ = ["FixedLink", "Node", "NodeLink", "Operation", "Pipe", "PoolOptions", "describe_server"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +53,43 @@ class PoolOptions:
         }
 
 
+class Pipe(Protocol):
+    """A node's pipelined connection (``_pipe.CommandPipe``), as a link uses it."""
+
+    round_trips: int
+    """Round trips so far."""
+    commands: int
+    """Commands sent so far."""
+    errors: int
+    """Round trips that failed."""
+    pubsub_limit: int
+    """The server's pub/sub output buffer hard limit in bytes (0: none)."""
+    publish_max: int
+    """The largest message to publish now."""
+
+    async def script(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> object:
+        """Run ``EVALSHA script``, joining the round trip under way if any."""
+        ...
+
+    async def command(self, *args: Arg) -> object:
+        """Run one plain command, batched like :meth:`script`."""
+        ...
+
+    def submit_script(
+        self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]
+    ) -> asyncio.Future[object]:
+        """Queue ``EVALSHA script`` for the next round trip, in order."""
+        ...
+
+    async def ready(self) -> None:
+        """Connect now unless connected."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop the writer and release its connection."""
+        ...
+
+
 class Node:
     """One Redis server of a link: its pool and its pipelined connection (made on first
     use, on the running loop)."""
@@ -76,10 +113,10 @@ class Node:
         self._limits = limits
         self._outages = outages
         self._timeout = timeout
-        self._pipe: CommandPipe | None = None
+        self._pipe: Pipe | None = None
 
     @property
-    def pipe(self) -> CommandPipe:
+    def pipe(self) -> Pipe:
         """The node's pipelined connection."""
         pipe = self._pipe
         if pipe is None:
@@ -117,7 +154,7 @@ class Operation:
     keys: Sequence[Arg]
     args: Sequence[Arg]
 
-    def run(self, pipe: CommandPipe) -> Awaitable[object]:
+    def run(self, pipe: Pipe) -> Awaitable[object]:
         """Run it on ``pipe`` (joining the round trip under way, if any)."""
         if self.script is not None:
             return pipe.script(self.script, self.keys, self.args)

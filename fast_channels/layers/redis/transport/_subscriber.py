@@ -49,7 +49,7 @@ from fast_channels.layers.redis.transport.base import Sink
 
 __all__ = ["RoutedSubscriptions", "Router", "Server"]
 
-logger = logging.getLogger("fast_channels.layers.redis.pubsub")
+logger: logging.Logger = logging.getLogger("fast_channels.layers.redis.pubsub")
 
 _ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError, OSError)
 # A write also fails with AttributeError when redis-py drops the connection's writer (None)

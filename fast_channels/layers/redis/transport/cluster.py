@@ -79,7 +79,7 @@ from fast_channels.layers.redis.transport.base import Placement, Pop
 
 __all__ = ["SLOTS", "ClusterTransport", "Redirect", "cluster_tags", "redirection", "slot_of"]
 
-logger = logging.getLogger("fast_channels.layers.redis")
+logger: logging.Logger = logging.getLogger("fast_channels.layers.redis")
 
 SLOTS = 16384
 """Hash slots of a Redis Cluster."""
