@@ -29,6 +29,13 @@ the four. Key scheme (every key of one bucket under ``Placement.key_prefix``):
 
 The tag is empty except on a Cluster, so on one server, shards and Sentinel the keys are
 those the layers have always used.
+
+How the layers sit on it (the next step): each keeps ``Runtimes`` whose part is its
+receiving side in that loop. A message goes one way: the queue layer's inbox reader pops
+through ``Link.pop``, decodes, puts into the local core, and reports what it handed out
+through ``Link.submit`` itself (the capacity counts are an object the reader holds); the
+pub/sub layer's subscriptions hand messages to its sink, which decodes into the local
+core. No part calls back into the layer that owns it.
 """
 
 from fast_channels.layers.redis.transport._link import PoolOptions

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
+from redis.asyncio import Redis
 from redis.asyncio.connection import ConnectionPool
 
 from fast_channels.exceptions import MessageTooLargeError
@@ -315,8 +316,6 @@ class NodeLink:
 
     async def delete_matching(self, pattern: str) -> None:
         """Delete every key matching ``pattern`` on every node (SCAN + UNLINK)."""
-        from redis.asyncio import Redis
-
         for node in self.nodes():
             client = cast(_Scanning, Redis(connection_pool=node.pool))
             try:
