@@ -12,7 +12,13 @@ from fast_channels.layers import (
     registered_aliases,
     unregister_channel_layer,
 )
-from tests.servers import RedisProcess, running_redis, running_sentinel
+from tests.servers import (
+    RedisCluster,
+    RedisProcess,
+    running_cluster,
+    running_redis,
+    running_sentinel,
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +40,18 @@ def redis_sentinel() -> Iterator[RedisProcess]:
     """A sentinel process watching its own throwaway master as service "mymaster"."""
     with running_redis() as master, running_sentinel(master) as sentinel:
         yield sentinel
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A throwaway Redis Cluster for the session: 3 masters and 3 replicas on free ports.
+
+    Tests may fail a master over or move slots, but leave every node running and every
+    slot served when they end; which node is a master is read from the cluster, never
+    assumed.
+    """
+    with running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(autouse=True)
