@@ -13,6 +13,10 @@
   client message closes that one socket with 1007 (invalid payload); a page may follow at
   most ``MAX_FOLLOWED`` jobs at once.
 
+When the channel layer says messages may have been lost (``layer.reconnected``: Redis
+restarted or lost its data), the events page gets each followed job's latest saved progress
+again, and a chat room's page a line saying messages may be missing.
+
 Job events sent to the page carry the job's ``state`` (queued, running, done, lost, with a
 ``reason`` when lost) and ``age``, the seconds since the job reported it; ``hello`` tells
 the page ``stale_after``, the seconds without news after which it says a running job has
@@ -36,6 +40,7 @@ from fast_channels.types import Message
 
 __all__ = [
     "MAX_FOLLOWED",
+    "MAY_HAVE_MISSED",
     "NOTIFICATIONS_GROUP",
     "ChatConsumer",
     "EventsConsumer",
@@ -48,6 +53,7 @@ MAX_TEXT: Final = 500
 MAX_NAME: Final = 32
 MAX_FOLLOWED: Final = 100
 _ROOM: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+MAY_HAVE_MISSED: Final = "the server lost touch with the room for a moment: messages may be missing"
 
 logger = logging.getLogger("demo.consumers")
 
@@ -126,6 +132,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Someone joined or left the room."""
         await self.send_json({"kind": "presence", "text": event["text"]})
 
+    async def layer_reconnected(self, message: Message) -> None:
+        """Room messages may have been lost meanwhile (Redis restarted or lost its data):
+        say so in the room's log."""
+        await self.send_json({"kind": "presence", "text": MAY_HAVE_MISSED})
+
     async def _announce(self, text: str) -> None:
         message = {"type": "chat.presence", "text": text}
         await self.channel_layer.group_send(self.room_group, message)
@@ -161,13 +172,13 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         for job in jobs:
             await self._follow(job)
-            if self.progress is None:
-                continue
-            latest = await self.progress.latest(job)
-            if latest is None:
-                reason = "the server has no record of this job: it was lost in a restart"
-                latest = lost_report(job, 0, worker="", reason=reason)
-            await self.job_progress(latest)  # where it got to meanwhile; done or lost: leave
+            await self._send_latest(job)
+
+    async def layer_reconnected(self, message: Message) -> None:
+        """The layer may have lost progress messages meanwhile (Redis restarted or lost its
+        data): send each followed job's latest saved progress again."""
+        for job in sorted(self.following):
+            await self._send_latest(job)
 
     async def notify_message(self, event: Message) -> None:
         """A notification from ``POST /notify``."""
@@ -196,6 +207,16 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if done or state == "lost":
             self.following.discard(job)
             await self.leave_group(job_group(job))
+
+    async def _send_latest(self, job: str) -> None:
+        """Where ``job`` got to, as saved (done or lost: stop following it)."""
+        if self.progress is None:
+            return
+        latest = await self.progress.latest(job)
+        if latest is None:
+            reason = "the server has no record of this job: it was lost in a restart"
+            latest = lost_report(job, 0, worker="", reason=reason)
+        await self.job_progress(latest)
 
     async def _follow(self, job: str) -> None:
         self.following.add(job)

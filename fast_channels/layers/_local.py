@@ -22,6 +22,7 @@ sections; waiters of another loop are woken through that loop's ``call_soon_thre
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import deque
@@ -35,6 +36,8 @@ from fast_channels.layers.statistics import Counters, LayerStatistics
 from fast_channels.types import Message
 
 __all__ = ["LocalCore", "Payload"]
+
+logger = logging.getLogger("fast_channels.layers")
 
 Payload = bytes | Message
 """What a mailbox holds: encoded bytes, or a message decoded once for many receivers."""
@@ -412,9 +415,14 @@ class LocalCore:
 
     def close(self) -> None:
         """Refuse further gets, keep nothing put from now on, wake every waiting receiver
-        (``LayerClosedError``)."""
+        (``LayerClosedError``). Messages still waiting in mailboxes are discarded: how many
+        (unexpired ones; expired ones are counted as such) is logged as a warning."""
+        now = time.monotonic()
         with self._lock:
             self._closed = True
+            for box in self._boxes.values():
+                self._drop_expired(box, now)
+            discarded = sum(len(box.items) for box in self._boxes.values())
             for box in self._boxes.values():
                 while box.waiters:
                     fut = box.waiters.popleft()
@@ -422,6 +430,12 @@ class LocalCore:
                         fut.get_loop().call_soon_threadsafe(_resolve, fut)
             self._boxes.clear()
             self.groups.clear()
+        if discarded:
+            logger.warning(
+                "the channel layer was closed with %d message(s) waiting in local mailboxes; "
+                "they are discarded (receive them before aclose() to keep them)",
+                discarded,
+            )
 
     def statistics(
         self, extra: dict[str, int] | None = None, gauges: dict[str, int] | None = None

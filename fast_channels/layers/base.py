@@ -5,7 +5,8 @@ Delivery semantics, the same for every layer:
 * **At most once.** A message is delivered to one receiver at most. It is either
   delivered, or the sender gets an error (``ChannelFull``, ``LayerConnectionError``):
   nothing is lost without a trace. Messages that expire, or that a receiver cannot
-  decrypt, are dropped and counted in ``statistics()`` (and logged).
+  decrypt, are dropped and counted in ``statistics()`` (those it cannot decrypt are also
+  logged). docs/guarantees.md lists every kind of loss and how it is reported.
 * **FIFO per channel.** Messages sent to one channel from one sender are received in the
   order they were sent.
 * **Capacity per channel,** as the sender sees it: ``send`` to a channel that holds

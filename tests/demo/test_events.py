@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from demo.app import create_app
-from demo.consumers import MAX_FOLLOWED, followed_jobs
+from demo.consumers import MAX_FOLLOWED, MAY_HAVE_MISSED, followed_jobs
 from demo.jobs import (
     job_group,
     job_request,
@@ -22,6 +22,7 @@ from demo.jobs import (
 )
 from demo.progress import MemoryProgress
 from fast_channels.layers import InMemoryChannelLayer, register_channel_layer
+from fast_channels.layers.base import RESYNC_MESSAGE_TYPE
 from fast_channels.status import CloseCode
 from fast_channels.testing import WebsocketCommunicator
 
@@ -96,6 +97,35 @@ async def test_a_reconnected_page_follows_its_job_to_the_end(
         assert (await second.receive_json_from())["done"] is True
         await layer.group_send(job_group(job), {**progress(job, 100), "done": True})
         assert await second.receive_nothing(), "a done job's group is left"
+
+
+RESYNC = {"type": RESYNC_MESSAGE_TYPE, "reason": "Redis lost this layer's data", "lost": None}
+"""The notice a layer puts on a channel whose messages may have been lost."""
+
+
+async def test_a_page_told_messages_were_lost_gets_its_jobs_latest_progress_again(
+    app: FastAPI, layer: InMemoryChannelLayer
+) -> None:
+    async with WebsocketCommunicator(app, "/ws/events") as page:
+        channel = await hello(page)
+        job = await start_job(app, channel)  # saves the job as queued; the page follows it
+        await layer.send(channel, RESYNC)
+        again = await page.receive_json_from()
+        assert (again["kind"], again["job"], again["state"]) == ("job", job, "queued")
+        assert await page.receive_nothing()
+
+
+async def test_a_chat_page_told_messages_were_lost_says_so(
+    app: FastAPI, layer: InMemoryChannelLayer
+) -> None:
+    async with WebsocketCommunicator(app, "/ws/chat/lobby?name=ada") as page:
+        connected, _ = await page.connect()
+        assert connected
+        welcome = await page.receive_json_from()
+        assert welcome["kind"] == "welcome"
+        assert (await page.receive_json_from())["kind"] == "presence"  # ada joined
+        await layer.send(welcome["you"], RESYNC)
+        assert await page.receive_json_from() == {"kind": "presence", "text": MAY_HAVE_MISSED}
 
 
 async def test_a_page_that_follows_a_job_that_ended_meanwhile_hears_it_is_done(

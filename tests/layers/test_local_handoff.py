@@ -127,3 +127,33 @@ async def test_a_closed_core_keeps_nothing_put_into_it() -> None:
     assert core.fan_out("g", b"group") == (0, 0)
     stats = core.statistics()
     assert (stats.channels, stats.buffered, stats.groups) == (0, 0, 0)
+
+
+async def test_closing_a_layer_with_messages_waiting_says_how_many_it_discards(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``aclose()`` discards what waits in local mailboxes: never without a trace."""
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    other = await layer.new_channel()
+    for i in range(3):
+        await layer.send(channel, {"type": "m", "i": i})
+    await layer.send(other, {"type": "m"})
+    assert (await layer.receive(channel))["i"] == 0
+    with caplog.at_level("WARNING", logger="fast_channels.layers"):
+        await layer.aclose()
+    discarded = [r.getMessage() for r in caplog.records if "discarded" in r.getMessage()]
+    assert len(discarded) == 1
+    assert "3 message(s)" in discarded[0]
+
+
+async def test_closing_a_layer_with_nothing_waiting_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    layer = InMemoryChannelLayer()
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "m"})
+    await layer.receive(channel)
+    with caplog.at_level("DEBUG", logger="fast_channels"):
+        await layer.aclose()
+    assert caplog.records == []

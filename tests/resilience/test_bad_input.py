@@ -81,6 +81,24 @@ async def test_pubsub_reader_drops_messages_it_cannot_decode_and_carries_on(
         await layer.flush()
 
 
+async def test_a_pubsub_message_naming_no_valid_channel_is_counted_and_logged(
+    redis_server: RedisProcess, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A direct message whose channel part is not UTF-8 reaches no mailbox: counted as
+    undecodable and logged as dropped, like any other frame no layer wrote."""
+    prefix = prefix_for(request)
+    async with RedisPubSubChannelLayer(hosts=[redis_server.url], prefix=prefix) as layer:
+        channel = await layer.new_channel()
+        head = channel.partition("!")[0]
+        data = layer.encode({"type": "hidden"})
+        with caplog.at_level(logging.ERROR, logger="fast_channels.layers.redis.pubsub"):
+            await raw(redis_server.url, "PUBLISH", f"{prefix}:c:{head}", b"!\xff\xfe\0" + data)
+            await layer.send(channel, {"type": "fine"})
+            assert (await asyncio.wait_for(layer.receive(channel), 5))["type"] == "fine"
+        assert layer.statistics().undecodable == 1
+        assert [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+
+
 class Greeter(AsyncWebsocketConsumer):
     """Joins "lobby" (slowly, as a real app might check a session first), then greets."""
 

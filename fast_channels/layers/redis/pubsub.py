@@ -418,11 +418,14 @@ class RedisPubSubChannelLayer(RedisLayerBase):
                 self._warn("group %r: skipped %d member(s) whose channel is full", name, skipped)
         else:
             cut = data.find(b"\0")
-            if cut < 0:
+            try:
+                if cut < 0:
+                    raise ValueError("no NUL after the channel part")
+                channel = name + data[:cut].decode() if cut else name
+            except ValueError as exc:  # UnicodeDecodeError too: not sent by this layer
                 counters.undecodable += 1
-                logger.error("pub/sub: dropped an unframed message on %r", key)
+                logger.error("pub/sub: dropped an unframed message on %r (%s)", key, exc)
                 return
-            channel = name + data[:cut].decode() if cut else name
             if not self.local.put_nowait(channel, data[cut + 1 :]):
                 counters.dropped_overflow += 1
         if counters.dropped_overflow != dropped:

@@ -310,7 +310,10 @@ class RedisChannelLayer(RedisLayerBase):
             entry = b"%013d%s\0%s" % (now_ms() + self._expiry_ms, channel.encode(), data)
             argv = (channel, self.capacity_for(channel), entry, self._ttl, int(refresh))
             queued = state.pipes[found[1]].script(SEND, found[0], argv)
-        if not await queued:
+        reply = cast(int, await queued)
+        if reply > 1:  # a named channel's expired entries the script dropped (their count x 2)
+            self.local.counters.expired += reply >> 1
+        if not reply & 1:
             self.local.counters.rejected_full += 1
             raise self._full(channel)
         self.local.counters.sent += 1

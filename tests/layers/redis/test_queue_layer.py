@@ -40,6 +40,25 @@ async def test_named_channel_persists_until_a_receiver_comes(
     assert got == [0, 1, 2]
 
 
+async def test_expired_messages_a_send_drops_from_a_full_named_channel_are_counted(
+    redis_server: RedisProcess, prefix: str
+) -> None:
+    """A send to a full named channel first drops its expired messages (nobody received
+    them in time): the sender counts them as expired, as a receiver popping them would."""
+    options: dict[str, Any] = {"hosts": [redis_server.url], "prefix": prefix}
+    async with RedisChannelLayer(capacity=2, expiry=0.5, **options) as layer:
+        await layer.send("jobs", {"type": "old", "i": 0})
+        await layer.send("jobs", {"type": "old", "i": 1})
+        with pytest.raises(ChannelFull):
+            await layer.send("jobs", {"type": "refused"})
+        await asyncio.sleep(0.6)  # both messages' deadlines (wall clock) have passed
+        await layer.send("jobs", {"type": "new"})
+        stats = layer.statistics()
+        assert (stats.expired, stats.rejected_full, stats.sent) == (2, 1, 3)
+        assert await asyncio.wait_for(layer.receive("jobs"), 5) == {"type": "new"}
+        await layer.flush()
+
+
 async def test_local_channel_persists_until_its_process_receives(
     redis_server: RedisProcess, prefix: str
 ) -> None:
