@@ -11,6 +11,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from tests.resilience.traffic import (
+    FENCE_WAIT,
+    FENCES,
     ReceiverReport,
     SenderReport,
     SharedFloat,
@@ -44,6 +46,7 @@ class Traffic:
         self._stop_receivers = _CTX.Event()
         self._stop_sender = _CTX.Event()
         self._last_seen: list[SharedFloat] = [_CTX.Value("d", 0.0) for _ in range(receivers)]
+        self._fences: list[SharedFloat] = [_CTX.Value("d", 0.0) for _ in range(receivers)]
         self._sender: BaseProcess | None = None
 
     async def start(self) -> None:
@@ -58,6 +61,7 @@ class Traffic:
                 self._results,
                 self._stop_receivers,
                 self._last_seen[index],
+                self._fences[index],
             )
         for _ in range(self.receiver_count):
             self.targets.append(await self._get(self._ready, 30))
@@ -94,12 +98,16 @@ class Traffic:
             await asyncio.sleep(0.01)
         return max(v.value for v in self._last_seen) - since
 
-    async def finish(self, drain: float = 1.5) -> tuple[SenderReport, list[ReceiverReport]]:
-        """Stop the sender, let the receivers drain for ``drain`` seconds, stop them;
-        the reports."""
+    async def finish(self) -> tuple[SenderReport, list[ReceiverReport]]:
+        """Stop the sender, wait until every receiver got the sender's last fences (or they
+        were lost: a generous deadline), stop the receivers; the reports."""
         self._stop_sender.set()
-        sender: SenderReport = await self._get(self._results, 30)
-        await asyncio.sleep(drain)
+        sender: SenderReport = await self._get(self._results, FENCE_WAIT + 30)
+        deadline = time.monotonic() + 30
+        while not all(v.value >= FENCES for v in self._fences):
+            if time.monotonic() > deadline:  # a fence lost (and reported): stop anyway
+                break
+            await asyncio.sleep(0.01)
         self._stop_receivers.set()
         receivers: list[ReceiverReport] = [
             await self._get(self._results, 30) for _ in range(self.receiver_count)

@@ -18,14 +18,21 @@ channel says that messages to it may have been lost (pub/sub: its subscriber con
 broke), so a delivery missing where such a notice stands in that channel's sequence was
 reported to its receiver. :func:`account` checks that every delivery is received or
 reported.
+
+When told to stop, the sender ends with *fences*: a ``fence`` message sent to each
+receiver's first channel and one sent to its group, retried until the layer takes them.
+A receiver counts the fences it gets (:data:`FENCES` per receiver): messages of one path
+arrive in order, so once every fence is in, everything sent before it has arrived or was
+lost, and the receivers can stop, however loaded the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.synchronize import Event
 from typing import Any, Protocol
 
@@ -35,6 +42,10 @@ from fast_channels.layers.redis import RedisChannelLayer, RedisPubSubChannelLaye
 
 Delivery = tuple[str, int]
 """(receiving channel, message id)."""
+FENCES = 3
+"""Fences a receiver gets: the direct one on its first channel, the group's on both."""
+FENCE_WAIT = 30.0
+"""Seconds the sender keeps retrying a fence the layer refuses (Redis still down)."""
 Outcome = tuple[int, str, str, float]
 """(message id, "send" or "group", outcome, wall-clock time the call returned)."""
 
@@ -96,9 +107,10 @@ def receiver_main(
     results: ResultQueue,
     stop: Event,
     last_seen: SharedFloat,
+    fences: SharedFloat,
 ) -> None:
     """Receive on two channels of group ``grp-<index>`` until ``stop`` is set."""
-    asyncio.run(_receive(kind, options, index, ready, results, stop, last_seen))
+    asyncio.run(_receive(kind, options, index, ready, results, stop, last_seen, fences))
 
 
 async def _receive(
@@ -109,6 +121,7 @@ async def _receive(
     results: ResultQueue,
     stop: Event,
     last_seen: SharedFloat,
+    fences: SharedFloat,
 ) -> None:
     report = ReceiverReport(index)
     async with build_layer(kind, options) as layer:
@@ -124,6 +137,9 @@ async def _receive(
                 message = await layer.receive(name)
                 if message["type"] == RESYNC_MESSAGE_TYPE:
                     report.notices.append((name, count))
+                    continue
+                if message["type"] == "fence":
+                    fences.value += 1
                     continue
                 count += 1
                 now = time.time()
@@ -203,7 +219,24 @@ async def _send(
                             outcome = "ok"
                     report.outcomes.append((next_id, how, outcome, time.time()))
                     await asyncio.sleep(interval)
+        for target in targets:
+            await _fence(partial(layer.send, target.channel, {"type": "fence"}))
+            await _fence(partial(layer.group_send, target.group, {"type": "fence"}))
     results.put(report)
+
+
+async def _fence(call: Callable[[], Awaitable[None]]) -> None:
+    """Make ``call`` until the layer takes it (for up to :data:`FENCE_WAIT` seconds)."""
+    deadline = time.monotonic() + FENCE_WAIT
+    while True:
+        try:
+            await call()
+        except (LayerConnectionError, ChannelFull):
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.05)
+        else:
+            return
 
 
 @dataclass(frozen=True)
