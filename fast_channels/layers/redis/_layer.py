@@ -19,7 +19,8 @@ from typing import Any, ClassVar, TypedDict, Unpack, cast
 from fast_channels.exceptions import ConfigurationError
 from fast_channels.layers._options import keyword_options, unknown_option
 from fast_channels.layers.base import BaseChannelLayer, logger
-from fast_channels.layers.redis._connection import HostSpec, RedisConnection
+from fast_channels.layers.redis._connection import RedisConnection
+from fast_channels.layers.redis._hosts import HostSpec
 
 __all__ = ["RedisLayerBase", "RedisLayerOptions", "require_prefix"]
 
