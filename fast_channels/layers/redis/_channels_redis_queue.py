@@ -41,9 +41,9 @@ from fast_channels.layers.redis._channels_redis import (
     slot_shard,
 )
 from fast_channels.layers.redis._connection import REDIS_ERRORS, RawPool, connection_error
-from fast_channels.layers.redis._inbox import READ_ERRORS, Backoff
 from fast_channels.layers.redis._layer import RedisLayerBase
 from fast_channels.layers.redis._loop import LoopClients, stop
+from fast_channels.layers.redis._named import NamedReader
 from fast_channels.layers.redis._pipe import Arg, Script, pack
 from fast_channels.layers.redis._pop import BlockingPop
 from fast_channels.layers.redis.queue import RedisChannelLayer
@@ -65,35 +65,42 @@ def _head(channel: str) -> str:
 
 
 class _SortedSetPop(BlockingPop):
-    """:class:`BlockingPop` for a sorted set: the lowest scores first (``BZMPOP ... MIN``)."""
+    """:class:`BlockingPop` for a sorted set: the lowest scores first (``BZMPOP ... MIN``);
+    the scores of what it popped last are in :attr:`scores`."""
 
-    __slots__ = ()
+    __slots__ = ("scores",)
 
-    async def pop_scored(self, count: int) -> list[tuple[bytes, float]]:
-        """Up to ``count`` (member, score) pairs, lowest score first; [] if none came
-        within the pop's ``block`` seconds."""
+    def __init__(self, *, pool: RawPool, key: str, block: float, timeout: float) -> None:
+        super().__init__(pool=pool, key=key, block=block, timeout=timeout)
+        self.scores: dict[bytes, float] = {}
+        """Member -> score of the entries the last :meth:`pop` returned."""
+
+    async def pop(self, count: int) -> list[bytes]:
+        """Up to ``count`` members, lowest score first; [] if none came within the
+        pop's ``block`` seconds."""
         command = ("BZMPOP", self._block, 1, self._key, "MIN", "COUNT", count)
         reply = await self._call([pack([command])])
-        if not reply:
-            return []
-        pairs = cast(list[list[bytes]], cast(list[object], reply)[1])
-        return [(member, float(score)) for member, score in pairs]
+        pairs = cast(list[list[bytes]], cast(list[object], reply)[1]) if reply else []
+        self.scores = {member: float(score) for member, score in pairs}
+        return [member for member, _ in pairs]
 
-    async def push_back_scored(self, entries: Sequence[tuple[bytes, float]]) -> None:
-        """Put ``entries`` back with their scores (so back in their places)."""
+    async def push_back(self, entries: list[bytes]) -> None:
+        """Put ``entries`` (from the last :meth:`pop`) back with their scores, so back in
+        their places."""
         args: list[Arg] = []
-        for member, score in entries:
-            args += (repr(score), member)
+        for member in entries:
+            args += (repr(self.scores[member]), member)
         await self._call([pack([("ZADD", self._key, *args)])])
 
 
-class _SetReader:
+class _SetReader(NamedReader):
     """Pops one sorted set for the receivers waiting on it in one event loop.
 
     ``channel`` set: the set of that named channel, popped for at most as many messages
-    as receivers wait without one (the rest are put back). ``channel`` None: the set of
-    this layer's ``!`` channels, popped while any of them waits; each message goes to the
-    channels named in it.
+    as receivers wait without one (the rest are put back), as :class:`NamedReader` does
+    for the layer's own format. ``channel`` None: the set of this layer's ``!`` channels,
+    popped while any of them waits; each message goes to the channels named in it (past
+    their mailbox's capacity: Redis counted it when it was sent).
     """
 
     def __init__(
@@ -109,106 +116,68 @@ class _SetReader:
         block: float,
         timeout: float,
     ) -> None:
-        self._popper = _SortedSetPop(pool=pool, key=key, block=block, timeout=timeout)
-        self._key = key
-        self._channel = channel
-        self._local = local
+        super().__init__(
+            pool=pool, key=key, channel=channel or key, local=local, block=block, timeout=timeout
+        )
+        self._sets = _SortedSetPop(pool=pool, key=key, block=block, timeout=timeout)
+        self._popper = self._sets
+        self._named = channel
         self._codec = codec
         self._expiry = expiry
         self._batch = batch
-        self.waiting = 0
-        self._backoff = Backoff(f"reader of {key!r}")
-        self._changed = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def errors(self) -> int:
-        """Redis errors this reader survived."""
-        return self._backoff.errors
-
-    def enter(self) -> None:
-        """A receiver starts waiting (starts the task if it is not running)."""
-        self.waiting += 1
-        self._changed.set()
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(
-                self._run(), name=f"fast-channels reader {self._key}"
-            )
-
-    def leave(self) -> None:
-        """A receiver got its message, or was cancelled."""
-        self.waiting -= 1
-        self._changed.set()
 
     def _wanted(self) -> int:
-        if self._channel is None:
+        if self._named is None:
             return min(self.waiting, self._batch)
-        return self.waiting - self._local.pending(self._channel)
+        return super()._wanted()
 
-    async def _run(self) -> None:
-        try:
-            while True:
-                wanted = self._wanted()
-                if wanted <= 0:
-                    if self.waiting <= 0:
-                        return
-                    self._changed.clear()
-                    await self._changed.wait()
-                    continue
-                try:
-                    entries = await self._popper.pop_scored(wanted)
-                    if entries:
-                        await self._deliver(entries)
-                except READ_ERRORS as exc:
-                    await self._backoff.after(exc)
-                    continue
-                self._backoff.reset()
-        finally:
-            await self._popper.release()
-
-    async def _deliver(self, entries: list[tuple[bytes, float]]) -> None:
+    async def _deliver(self, entries: list[bytes]) -> None:
         oldest = time.time() - self._expiry
+        scores = self._sets.scores
         room = self._wanted()
-        surplus: list[tuple[bytes, float]] = []
-        counters = self._local.counters
-        for member, score in entries:
-            if score <= oldest:
-                counters.expired += 1
+        surplus: list[bytes] = []
+        local = self._local
+        for member in entries:
+            if scores[member] <= oldest:
+                local.counters.expired += 1
                 continue
             try:
                 message = self._codec.loads(member)
             except ValueError as exc:  # InvalidMessageError, DecryptionError
-                counters.undecodable += 1
+                local.counters.undecodable += 1
                 logger.error("dropped a message of %r: %s", self._key, exc)
                 continue
             named = message.pop(CHANNEL_KEY, None)
-            if self._channel is not None:
-                if room > 0 and self._local.put_nowait(self._channel, message, hand=False):
+            if self._named is not None:
+                if room > 0 and local.put_nowait(self._named, message, hand=False):
                     room -= 1
                 else:
-                    surplus.append((member, score))
+                    surplus.append(member)
                 continue
             targets: list[object] = (
                 [named] if isinstance(named, str) else cast(list[object], named or [])
             )
             if not isinstance(targets, list) or not targets:
-                counters.undecodable += 1
+                local.counters.undecodable += 1
                 logger.error("dropped a message of %r naming no channel", self._key)
                 continue
             payload: Message = BaseChannelLayer.shared(message) if len(targets) > 1 else message
             for target in targets:
                 if isinstance(target, str):
-                    self._local.put_nowait(target, payload, admitted=True)
+                    local.put_nowait(target, payload, admitted=True)
         if surplus:
-            try:
-                await self._popper.push_back_scored(surplus)
-            except BaseException:
-                logger.error(
-                    "lost %d message(s) of %r: could not return them to Redis",
-                    len(surplus),
-                    self._key,
-                )
-                raise
+            await self._return(surplus)
+
+    async def _return(self, surplus: list[bytes]) -> None:
+        try:
+            await self._sets.push_back(surplus)
+        except BaseException:
+            logger.error(
+                "lost %d message(s) of %r: could not return them to Redis",
+                len(surplus),
+                self._key,
+            )
+            raise
 
 
 class _LoopPart(LoopClients):
