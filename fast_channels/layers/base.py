@@ -112,6 +112,9 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, HistoryMethods, Presenc
     extensions: Sequence[str] = ("groups", "flush")
     overflow: OverflowPolicy = OverflowPolicy.REJECT
     """What a full local mailbox does with one more message (see :class:`OverflowPolicy`)."""
+    resync_type: str = RESYNC_MESSAGE_TYPE
+    """The ``type`` of the notices of :meth:`_announce_resync` (a Redis layer's
+    ``on_reconnect=`` option sets another)."""
 
     def __init__(
         self,
@@ -439,13 +442,14 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, HistoryMethods, Presenc
     ) -> int:
         """Tell local receivers that messages to them may have been lost; for backends.
 
-        Puts ``{"type": "layer.reconnected", "reason": reason, "lost": lost}`` on each of
+        Puts ``{"type": "layer.reconnected", "reason": reason, "lost": lost}`` (the type is
+        :attr:`resync_type`) on each of
         ``channels`` (None: every channel with a mailbox or a group membership in this
         process), past their capacity; ``lost`` is how many messages are known lost (None:
         unknown). Counted in ``statistics().resyncs`` and logged once as a warning. Returns
         how many channels were told.
         """
-        notice: Message = {"type": RESYNC_MESSAGE_TYPE, "reason": reason, "lost": lost}
+        notice: Message = {"type": self.resync_type, "reason": reason, "lost": lost}
         told = self.local.notify(notice, channels)
         self.local.counters.resyncs += told
         logger.warning(
@@ -455,7 +459,7 @@ class BaseChannelLayer(SyncLayerMethods, V1LayerHelpers, HistoryMethods, Presenc
             reason,
             "unknown" if lost is None else lost,
             told,
-            RESYNC_MESSAGE_TYPE,
+            self.resync_type,
         )
         return told
 

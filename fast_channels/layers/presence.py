@@ -244,8 +244,8 @@ class PresenceMethods(LayerParts):
         require_group_name(group)
         require_channel_name(channel)
         data = self._encode_info(info)
+        store = self._presence_store()  # a layer that cannot keep presence refuses first
         await self.group_add(group, channel)
-        store = self._presence_store()
         changes = await store.join(group, channel, data)
         self._keep_renewing(store)
         await self._announce(group, changes)

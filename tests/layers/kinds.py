@@ -33,6 +33,12 @@ class LayerKind:
     sender_sees_full: bool = True
     """``send`` to a full channel raises ``ChannelFull``. False for pub/sub, where capacity
     is the receiving process's mailbox and its ``overflow=`` policy decides (counted)."""
+    shared_sets: bool = False
+    """The ``!`` channels of one layer object share one store in Redis (channels_redis's
+    queue format): one capacity for all, and a message that cannot be decrypted cannot be
+    told apart by channel."""
+    history_and_presence: bool = True
+    """Keeps group history and presence (channels_redis's wire format refuses both)."""
     marks: tuple[pytest.MarkDecorator, ...] = ()
 
     @contextlib.asynccontextmanager
@@ -78,9 +84,16 @@ def _redis_pubsub_sentinel(
     )
 
 
-def _pubsub_kind(name: str, factory: LayerFactory) -> LayerKind:
+def _pubsub_kind(
+    name: str, factory: LayerFactory, *, history_and_presence: bool = True
+) -> LayerKind:
     return LayerKind(
-        name, factory, persistent=False, sender_sees_full=False, marks=(pytest.mark.redis,)
+        name,
+        factory,
+        persistent=False,
+        sender_sees_full=False,
+        history_and_presence=history_and_presence,
+        marks=(pytest.mark.redis,),
     )
 
 
@@ -114,6 +127,16 @@ def _redis_queue_sentinel(
     )
 
 
+def _channels_redis_wire(layer_factory: LayerFactory) -> LayerFactory:
+    """``layer_factory``'s layer with ``wire_format="channels_redis"``."""
+
+    def factory(request: pytest.FixtureRequest, options: dict[str, Any]) -> BaseChannelLayer:
+        options.setdefault("wire_format", "channels_redis")
+        return layer_factory(request, options)
+
+    return factory
+
+
 KINDS: list[LayerKind] = [
     LayerKind("in_memory", _in_memory, shared=False),
     LayerKind("redis_queue", _redis_queue, marks=(pytest.mark.redis,)),
@@ -122,4 +145,16 @@ KINDS: list[LayerKind] = [
     _pubsub_kind("redis_pubsub", _redis_pubsub),
     _pubsub_kind("redis_pubsub_sharded", _redis_pubsub_sharded),
     _pubsub_kind("redis_pubsub_sentinel", _redis_pubsub_sentinel),
+    LayerKind(
+        "redis_queue_channels_redis",
+        _channels_redis_wire(_redis_queue_sharded),
+        shared_sets=True,
+        history_and_presence=False,
+        marks=(pytest.mark.redis,),
+    ),
+    _pubsub_kind(
+        "redis_pubsub_channels_redis",
+        _channels_redis_wire(_redis_pubsub_sharded),
+        history_and_presence=False,
+    ),
 ]

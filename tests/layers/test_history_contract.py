@@ -30,6 +30,14 @@ ROOMS = {"room.*": GroupOptions(history_size=5)}
 NOT_A_POSITION: Any = "abc:1"
 
 
+@pytest.fixture(autouse=True)
+def _keeps_history_and_presence(request: pytest.FixtureRequest) -> None:
+    if "kind" in request.fixturenames:  # a test on layers of every kind
+        kind: LayerKind = request.getfixturevalue("kind")
+        if not kind.history_and_presence:
+            pytest.skip(f"{kind.name}: its wire format refuses history and presence")
+
+
 async def kept_layer(make_layer: MakeLayer, **options: Any) -> BaseChannelLayer:
     return await make_layer(group_options=options.pop("group_options", ROOMS), **options)
 

@@ -20,6 +20,14 @@ from tests.layers.test_contract import nothing_within
 EVENTS = {"room.*": GroupOptions(presence_events=True)}
 
 
+@pytest.fixture(autouse=True)
+def _keeps_history_and_presence(request: pytest.FixtureRequest) -> None:
+    if "kind" in request.fixturenames:  # a test on layers of every kind
+        kind: LayerKind = request.getfixturevalue("kind")
+        if not kind.history_and_presence:
+            pytest.skip(f"{kind.name}: its wire format refuses history and presence")
+
+
 async def receive(layer: BaseChannelLayer, channel: str) -> dict[str, Any]:
     return await asyncio.wait_for(layer.receive(channel), 5)
 

@@ -4,14 +4,15 @@ Both Redis layers take the same connection options (:class:`~._layer.RedisLayerO
 and hand them to :class:`RedisConnection`:
 
 * ``hosts``: a list of Redis servers, each a URL (``redis://``, ``rediss://``,
-  ``unix://``), a ``(host, port)`` tuple, or a dict of redis-py connection keywords
-  (an ``"address"`` key may hold a URL). Several hosts *shard* the layer: every channel
-  and group lives on one host, chosen by a stable hash of its name, the same in every
-  process.
+  ``unix://``, ``redis+sentinel://``), a ``(host, port)`` tuple, a dict of redis-py
+  connection keywords (an ``"address"`` key may hold a URL) or a Sentinel dict, as
+  channels_redis takes them (read by :func:`~._hosts.read_hosts`). Several hosts *shard*
+  the layer: every channel and group lives on one host, chosen by a stable hash of its
+  name, the same in every process.
 * ``sentinels=[(host, port), ...]`` with ``service_name``: reach the master that the
   sentinels name (and follow it after a failover). ``sentinel_kwargs`` go to the
   connections to the sentinels (e.g. their password), ``connection_kwargs`` to the
-  connections to the master.
+  connections to the master (of every shard).
 
 Connections come from bounded *blocking* pools: a burst of commands waits for a free
 connection (up to ``pool_timeout``) instead of failing. Commands that cannot reach Redis
@@ -35,16 +36,10 @@ import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Protocol, cast
-from urllib.parse import urlsplit
 
 import redis
 from redis.asyncio import Redis
-from redis.asyncio.connection import (
-    BlockingConnectionPool,
-    Connection,
-    ConnectionPool,
-    parse_url,
-)
+from redis.asyncio.connection import BlockingConnectionPool, ConnectionPool
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import AuthenticationError as RedisAuthenticationError
 from redis.exceptions import NoPermissionError, OutOfMemoryError, ReadOnlyError, RedisError
@@ -58,6 +53,7 @@ from fast_channels.exceptions import (
     FastChannelsError,
     LayerConnectionError,
 )
+from fast_channels.layers.redis._hosts import HostSpec, SentinelShard, Shard, read_hosts
 
 __all__ = [
     "REDIS_ERRORS",
@@ -94,11 +90,6 @@ def require_redis_py(version: str) -> None:
             f"the Redis layers need redis-py >= 5.3.0, but {version} is installed: "
             "pip install 'redis[hiredis]>=5.3.0' (or fast-channels[redis])"
         )
-
-
-HostSpec = str | tuple[str, int] | Mapping[str, Any]
-DEFAULT_HOST = "redis://localhost:6379"
-_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class RawConnection(Protocol):
@@ -332,67 +323,6 @@ _sentinel_pool: Callable[..., ConnectionPool] = _SentinelBlockingPool
 _sentinel: Callable[..., Sentinel] = Sentinel
 
 
-def _parse_url(url: str) -> dict[str, Any]:
-    if not url.startswith(_URL_SCHEMES):
-        raise ConfigurationError(
-            f"Redis host URL {url!r} must start with redis://, rediss:// or unix://"
-        )
-    try:
-        parsed = dict(parse_url(url))
-    except ValueError as exc:
-        raise ConfigurationError(f"Redis host URL {url!r} is not valid: {exc}") from None
-    path = urlsplit(url).path.strip("/") if url.startswith(("redis://", "rediss://")) else ""
-    if path and "db" not in parsed:
-        raise ConfigurationError(
-            f"Redis host URL {url!r} names database {path!r}; a database is a number, "
-            "e.g. redis://localhost:6379/0"
-        )
-    return parsed
-
-
-def _host_kwargs(host: object) -> dict[str, Any]:
-    if isinstance(host, str):
-        return _parse_url(host)
-    if isinstance(host, tuple):
-        pair = cast(tuple[object, ...], host)
-        if len(pair) != 2 or not isinstance(pair[0], str) or not isinstance(pair[1], int):
-            raise ConfigurationError(f"a Redis host tuple must be (host, port), got {host!r}")
-        return {"host": pair[0], "port": pair[1]}
-    if isinstance(host, Mapping):
-        spec = dict(cast(Mapping[str, Any], host))
-        address = spec.pop("address", None)
-        if address is None:
-            return spec
-        if isinstance(address, tuple):
-            return {**_host_kwargs(cast(tuple[object, ...], address)), **spec}
-        return {**_host_kwargs(address), **spec}
-    raise ConfigurationError(
-        f"a Redis host must be a URL, a (host, port) tuple or a dict, got {host!r}"
-    )
-
-
-def _check_connection_kwargs(kwargs: Mapping[str, Any], what: str) -> None:
-    """Refuse now what redis-py would refuse only when it first connects: an unknown
-    keyword, a database number that is not a number >= 0."""
-    db = kwargs.get("db", 0)
-    if isinstance(db, str) and db.isdigit():
-        db = int(db)
-    if isinstance(db, bool) or not isinstance(db, int) or db < 0:
-        raise ConfigurationError(
-            f"the Redis database number must be an int >= 0 (e.g. redis://host:6379/0 or "
-            f"connection_kwargs={{'db': 0}}), got {db!r}"
-        )
-    options = dict(kwargs)
-    connection_class = options.pop("connection_class", Connection)
-    try:
-        connection_class(**options)
-    except TypeError as exc:
-        raise ConfigurationError(
-            f"a Redis {what} option is not one redis-py takes ({exc}); check the host "
-            "dicts, the URL's query string and connection_kwargs/sentinel_kwargs"
-        ) from None
-
-
 class RedisConnection:
     """The Redis servers of one layer: sharding, pools and clients per event loop."""
 
@@ -409,14 +339,6 @@ class RedisConnection:
         socket_timeout: float = 5.0,
     ) -> None:
         require_redis_py(redis.__version__)
-        if hosts is not None and sentinels is not None:
-            raise ConfigurationError(
-                "give either hosts= or sentinels= (with service_name=), not both"
-            )
-        if isinstance(hosts, str | bytes) or isinstance(sentinels, str | bytes):
-            raise ConfigurationError(
-                "hosts= and sentinels= take a list, e.g. hosts=['redis://localhost:6379']"
-            )
         for name, value in (("max_connections", max_connections),):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
@@ -426,33 +348,20 @@ class RedisConnection:
         self.max_connections = max_connections
         self.pool_timeout: float = float(pool_timeout)
         self.socket_timeout: float = float(socket_timeout)
-        self._common: dict[str, Any] = {
-            "socket_timeout": self.socket_timeout,
-            "socket_connect_timeout": self.socket_timeout,
-            "health_check_interval": 30,
-        }
-        self._extra = dict(connection_kwargs or {})
-        self._sentinel_kwargs = dict(sentinel_kwargs or {})
-        self.service_name: str = service_name or ""
-        if sentinels is not None:
-            self._sentinels = self._check_sentinels(sentinels, service_name)
-            self._hosts: list[dict[str, Any]] = []
-            self.shard_count: int = len(self._sentinels)
-        else:
-            if service_name is not None or sentinel_kwargs is not None:
-                raise ConfigurationError(
-                    "service_name= and sentinel_kwargs= only apply with sentinels=[...]"
-                )
-            self._sentinels = []
-            specs = list(hosts) if hosts is not None else [DEFAULT_HOST]
-            if not specs:
-                raise ConfigurationError("hosts= must name at least one Redis server")
-            self._hosts = [_host_kwargs(h) for h in specs]
-            self.shard_count = len(self._hosts)
-        for kwargs in self._hosts or [{}]:
-            _check_connection_kwargs({**self._common, **kwargs, **self._extra}, "connection")
-        if self._sentinels:
-            _check_connection_kwargs({**self._common, **self._sentinel_kwargs}, "sentinel")
+        self.shards: list[Shard] = read_hosts(
+            hosts=hosts,
+            sentinels=sentinels,
+            service_name=service_name,
+            sentinel_kwargs=sentinel_kwargs,
+            connection_kwargs=connection_kwargs,
+            defaults={
+                "socket_timeout": self.socket_timeout,
+                "socket_connect_timeout": self.socket_timeout,
+                "health_check_interval": 30,
+            },
+        )
+        """The Redis masters the layer spreads its data over (:mod:`._hosts`)."""
+        self.shard_count: int = len(self.shards)
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Redis]] = (
             weakref.WeakKeyDictionary()
         )
@@ -460,39 +369,11 @@ class RedisConnection:
         """Where every part of the layer reports failures to reach Redis (logged at a
         bounded rate)."""
 
-    @staticmethod
-    def _check_sentinels(
-        sentinels: Sequence[tuple[str, int]], service_name: str | None
-    ) -> list[list[tuple[str, int]]]:
-        if not isinstance(service_name, str) or not service_name:
-            raise ConfigurationError(
-                "sentinels= needs service_name= naming the monitored master, e.g. 'mymaster'"
-            )
-        checked: list[tuple[str, int]] = []
-        for entry in sentinels:
-            pair = cast(tuple[object, ...], entry)
-            if (
-                not isinstance(entry, tuple)
-                or len(pair) != 2
-                or not isinstance(pair[0], str)
-                or not isinstance(pair[1], int)
-            ):
-                raise ConfigurationError(
-                    f"each sentinel must be a (host, port) tuple, got {entry!r}"
-                )
-            checked.append((pair[0], pair[1]))
-        if not checked:
-            raise ConfigurationError("sentinels= must name at least one sentinel")
-        # All sentinels watch one master: a single shard reached through all of them.
-        return [checked]
-
     # -- shards ----------------------------------------------------------------------
 
     def database(self, shard: int = 0) -> int:
         """The Redis database number the layer uses on ``shard`` (0 unless configured)."""
-        kwargs = self._hosts[shard] if self._hosts else {}
-        db = {**kwargs, **self._extra}.get("db", 0)
-        return int(db)
+        return int(self.shards[shard].kwargs.get("db", 0))
 
     def shard_for(self, name: str) -> int:
         """The shard that holds ``name``; process-local channels follow their process."""
@@ -529,34 +410,25 @@ class RedisConnection:
         return [self.client(i) for i in range(self.shard_count)]
 
     def _pool(self, shard: int) -> ConnectionPool:
-        if self._sentinels:
-            sentinel = _sentinel(
-                self._sentinels[shard],
-                sentinel_kwargs={**self._common, **self._sentinel_kwargs},
-            )
+        spec = self.shards[shard]
+        if isinstance(spec, SentinelShard):
+            sentinel = _sentinel(list(spec.sentinels), sentinel_kwargs=spec.sentinel_kwargs)
             return _sentinel_pool(
-                self.service_name,
+                spec.service_name,
                 sentinel,
                 max_connections=self.max_connections,
                 timeout=self.pool_timeout,
-                **{**self._common, **self._extra},
+                **spec.kwargs,
             )
         return BlockingConnectionPool(
-            max_connections=self.max_connections,
-            timeout=self.pool_timeout,
-            **{**self._common, **self._hosts[shard], **self._extra},
+            max_connections=self.max_connections, timeout=self.pool_timeout, **spec.kwargs
         )
 
     def describe(self, shard: int | None = None) -> str:
         """Where this layer's Redis is (``shard``'s server only, if given), for error
         messages (no passwords)."""
-        if self._sentinels:
-            return f"Sentinel service {self.service_name!r} via {self._sentinels[0]}"
-        hosts = self._hosts if shard is None else self._hosts[shard : shard + 1]
-        return ", ".join(
-            str(h.get("path") or f"{h.get('host', 'localhost')}:{h.get('port', 6379)}")
-            for h in hosts
-        )
+        shards = self.shards if shard is None else self.shards[shard : shard + 1]
+        return ", ".join(spec.describe() for spec in shards)
 
     def forget_pools(self) -> object:
         """Forget every loop's pools without closing them (in a forked child: they are

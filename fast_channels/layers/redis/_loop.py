@@ -97,6 +97,21 @@ class LoopClients:
         finally:
             await self._conn.close_loop(self.clients)
 
+    async def delete_keys(self, pattern: str) -> None:
+        """Delete every key matching ``pattern`` on every host (SCAN + UNLINK)."""
+        for client in cast(list[Commands], self.clients):
+            cursor = 0
+            while True:
+                reply = await client.execute_command(
+                    "SCAN", cursor, "MATCH", pattern, "COUNT", 1000
+                )
+                cursor = int(cast(list[bytes], reply)[0])
+                keys = cast(list[list[bytes]], reply)[1]
+                if keys:
+                    await client.execute_command("UNLINK", *keys)
+                if cursor == 0:
+                    break
+
     async def aclose(self) -> None:
         """Run the cleanup now and wait for it (call it from this loop)."""
         await self.keeper.aclose()
@@ -162,21 +177,6 @@ class LoopState(LoopClients):
                 timeout=self._timeout,
             )
         return reader
-
-    async def delete_keys(self, pattern: str) -> None:
-        """Delete every key matching ``pattern`` on every host (SCAN + UNLINK)."""
-        for client in cast(list[Commands], self.clients):
-            cursor = 0
-            while True:
-                reply = await client.execute_command(
-                    "SCAN", cursor, "MATCH", pattern, "COUNT", 1000
-                )
-                cursor = int(cast(list[bytes], reply)[0])
-                keys = cast(list[list[bytes]], reply)[1]
-                if keys:
-                    await client.execute_command("UNLINK", *keys)
-                if cursor == 0:
-                    break
 
     def statistics(self) -> dict[str, int]:
         """Round trips, commands, reader batches and Redis errors of this loop."""

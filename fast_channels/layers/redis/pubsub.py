@@ -204,15 +204,14 @@ class RedisPubSubChannelLayer(RedisLayerBase):
 
     async def _receive(self, channel: str) -> Payload:
         self._require_own_channel(channel, self._inbox)
-        head = channel.partition("!")[0]
-        key = self._key("c", head)
-        target = self._targets.get(key)
+        key, target = self._channel_target(channel)
+        known = self._targets.get(key)
         if (
-            target is None
+            known is None
             or self._home is not asyncio.get_running_loop()
-            or not self._subscribers[target[2]].holds(key)
+            or not self._subscribers[known[2]].holds(key)
         ):
-            await self._subscribe(key, (False, head, self.connection.shard_for(head)))
+            await self._subscribe(key, target)
         if len(self._receivable) >= 10_000:
             self._receivable.clear()
         self._receivable[channel] = self._epoch
@@ -228,14 +227,24 @@ class RedisPubSubChannelLayer(RedisLayerBase):
 
     async def _new_channel(self, prefix: str) -> str:
         head = f"{prefix}{self._inbox}"
-        await self._subscribe(self._key("c", head), (False, head, self.connection.shard_for(head)))
+        await self._subscribe(*self._channel_target(head))
         return f"{head}!{self._random_suffix()}"
+
+    def _channel_target(self, channel: str) -> tuple[bytes, _Target]:
+        """The pub/sub channel carrying ``channel``'s messages, and what it is to
+        :meth:`_dispatch` (the channels of one inbox share one)."""
+        head = channel.partition("!")[0]
+        return self._key("c", head), (False, head, self.connection.shard_for(head))
+
+    def _group_target(self, group: str) -> tuple[bytes, _Target]:
+        """The pub/sub channel carrying ``group``'s messages, and what it is."""
+        return self._key("g", group), (True, group, self.connection.shard_for(group))
 
     async def _group_add(self, group: str, channel: str) -> None:
         self.local.group_add(group, channel)
-        key = self._key("g", group)
+        key, target = self._group_target(group)
         try:
-            await self._subscribe(key, (True, group, self.connection.shard_for(group)))
+            await self._subscribe(key, target)
         except BaseException:
             if self.local.group_discard(group, channel):
                 self._unsubscribe(key)
@@ -253,6 +262,11 @@ class RedisPubSubChannelLayer(RedisLayerBase):
         for key, (is_group, _, _) in list(self._targets.items()):
             if is_group:
                 self._unsubscribe(key)
+
+    async def _close_pools(self) -> None:
+        part = self._loops.get(asyncio.get_running_loop())
+        if part is not None:
+            await part.aclose()
 
     async def _aclose(self) -> None:
         # The core first: waiting receivers get LayerClosedError at once, and it keeps
@@ -363,7 +377,9 @@ class RedisPubSubChannelLayer(RedisLayerBase):
                 else:
                     heads.add(target[1])
             channels.extend(
-                channel for channel in self._receivable if channel.partition("!")[0] in heads
+                channel
+                for channel in self._receivable
+                if channel.partition("!")[0] in heads or channel in heads
             )
         self._announce_resync(reason, channels=channels)
 

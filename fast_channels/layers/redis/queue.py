@@ -475,6 +475,11 @@ class RedisChannelLayer(RedisLayerBase):
         self._refresh_due.clear()
         self._marks.flushed()
 
+    async def _close_pools(self) -> None:
+        state = self._states.get(asyncio.get_running_loop())
+        if state is not None:
+            await state.aclose()
+
     async def _aclose(self) -> None:
         # The core first (waiting receivers get LayerClosedError; a reader still running
         # puts nothing into it), then this loop's readers; others' when their loop next runs.

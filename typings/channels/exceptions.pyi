@@ -1,0 +1,3 @@
+# channels.exceptions: what a channels_redis layer raises.
+
+class ChannelFull(Exception): ...
